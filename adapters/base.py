@@ -1,0 +1,134 @@
+"""The one interface every BatchNorm implementation is driven through.
+
+An adapter is built from a framework-neutral :class:`BatchNormSpec`, translates it to its
+framework's native arguments, and exchanges NumPy arrays in the neutral layout (channels at
+``spec.axis``) with the suites. Subclasses implement five small native verbs; this class does
+the validation, the layout and the dtype handling once for all of them.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from .conventions import Conventions
+from .spec import BatchNormSpec, SpecError
+
+
+class State(NamedTuple):
+    """The four per-channel tensors of a BatchNorm layer, as float64 NumPy vectors."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+
+
+class Adapter(abc.ABC):
+    """One BatchNorm implementation behind the common verbs.
+
+    Class attributes say what the implementation is and claims; ``declared`` is checked by the
+    suites against what the framework does, never trusted.
+    """
+
+    #: "<framework>-<implementation>", the id tests and the matrix use.
+    id: ClassVar[str]
+    #: The conventions this implementation claims to follow.
+    declared: ClassVar[Conventions]
+    #: Batch ranks the native layer accepts.
+    ndims: ClassVar[tuple[int, ...]] = (2, 3, 4, 5)
+    #: Dtypes the native layer computes in.
+    dtypes: ClassVar[tuple[str, ...]] = ("float16", "bfloat16", "float32", "float64")
+    #: Where the native layer wants the channel axis, or None where it takes any axis.
+    native_channel_axis: ClassVar[int | None] = None
+
+    def __init__(self, spec: BatchNormSpec):
+        if not isinstance(spec, BatchNormSpec):
+            raise SpecError("spec", type(spec).__name__, "must be a BatchNormSpec")
+        if spec.ndim not in self.ndims:
+            raise SpecError("ndim", spec.ndim, f"is not supported by {self.id}, which takes ranks {self.ndims}")
+        if spec.dtype not in self.dtypes:
+            raise SpecError("dtype", spec.dtype, f"is not supported by {self.id}, which takes {', '.join(self.dtypes)}")
+        self.spec = spec
+        self.native = self.native_arguments()
+        self._build()
+
+    # -- translation ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def native_arguments(self) -> dict[str, Any]:
+        """The native constructor arguments that make the layer follow ``self.spec``.
+
+        Raises SpecError where no native argument reproduces part of the description.
+        """
+
+    # -- the common verbs ------------------------------------------------------------------------
+
+    def train_step(self, batch: np.ndarray) -> np.ndarray:
+        """One training-mode forward pass: returns the output and updates the moving statistics."""
+        batch = self.spec.check_batch(batch)
+        return self._from_native(self._train(self._to_native(batch)))
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """One inference-mode forward pass with the moving statistics."""
+        batch = self.spec.check_batch(batch)
+        return self._from_native(self._infer(self._to_native(batch)))
+
+    def state(self) -> State:
+        """Moving mean, moving variance, gamma and beta as float64 NumPy vectors."""
+        return State(*(np.asarray(v, dtype=np.float64).reshape(-1) for v in self._read()))
+
+    def set_state(self, state: State) -> None:
+        """Overwrite the four tensors; each must be a vector of num_features finite values."""
+        for name, value in zip(State._fields, state):
+            value = np.asarray(value)
+            if value.shape != (self.spec.num_features,):
+                raise SpecError(f"state.{name}", value.shape, f"must have shape ({self.spec.num_features},)")
+            if not np.all(np.isfinite(value)):
+                raise SpecError(f"state.{name}", value, "must be finite")
+        self._write(State(*(np.asarray(v, dtype=np.float64) for v in state)))
+
+    # -- what each framework implements ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def _build(self) -> None:
+        """Create the native layer from ``self.native``."""
+
+    @abc.abstractmethod
+    def _train(self, batch: np.ndarray) -> Any:
+        """Training-mode call on a native-layout float64 batch; returns a NumPy-convertible array."""
+
+    @abc.abstractmethod
+    def _infer(self, batch: np.ndarray) -> Any:
+        """Inference-mode call on a native-layout float64 batch; returns a NumPy-convertible array."""
+
+    @abc.abstractmethod
+    def _read(self) -> tuple[Any, Any, Any, Any]:
+        """Native moving mean, moving variance, gamma, beta."""
+
+    @abc.abstractmethod
+    def _write(self, state: State) -> None:
+        """Assign the four float64 vectors to the native tensors."""
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def _to_native(self, batch: np.ndarray) -> np.ndarray:
+        if self.native_channel_axis is None:
+            return batch
+        return np.moveaxis(batch, self.spec.channel_axis, self.native_channel_axis)
+
+    def _from_native(self, output: Any) -> np.ndarray:
+        output = to_float64(output)
+        if self.native_channel_axis is None:
+            return output
+        return np.moveaxis(output, self.native_channel_axis, self.spec.channel_axis)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec})"
+
+
+def to_float64(value: Any) -> np.ndarray:
+    """An array-like of any float dtype (ml_dtypes' bfloat16 included) as float64 NumPy."""
+    return np.asarray(value).astype(np.float64)

@@ -1,0 +1,55 @@
+"""What an implementation *declares* it does with its moving statistics, as data.
+
+A declaration is a claim, not a fact: the float64 reference executes it, the suites compare the
+framework's behaviour with it, and the conventions matrix is rendered from what was observed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MomentumWeight = Literal["old", "new", "none"]
+Variance = Literal["biased", "unbiased"]
+FirstStep = Literal["blend", "debiased", "copy"]
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """One implementation's BatchNorm conventions.
+
+    momentum_weight: which value the native momentum argument weighs: ``old`` (TensorFlow,
+        Keras, Flax: moving = m*moving + (1-m)*batch), ``new`` (PyTorch: moving =
+        (1-m)*moving + m*batch), ``none`` (the implementation takes the decay itself).
+    default_momentum, default_epsilon: the constructor's defaults, as native values
+        (``None`` where the argument is required).
+    train_normalize_variance: the variance that normalizes a batch in training.
+    moving_variance_update: the variance that enters the moving average (``unbiased`` is the
+        biased one times n/(n-1), n the elements per channel).
+    initial_mean, initial_variance: the moving values before the first step.
+    first_step: ``blend`` (decay*initial + (1-decay)*batch), ``debiased`` (the EMA is divided
+        by 1 - decay**t, so step one gives the batch value), ``copy`` (step one stores the
+        batch value, later steps blend).
+    one_pass_variance: the variance is computed as E[x^2] - E[x]^2, which loses every digit
+        for data whose mean is large against its spread.
+    state_names: the native names of moving mean, moving variance, gamma, beta.
+    """
+
+    momentum_weight: MomentumWeight
+    default_momentum: float | None
+    default_epsilon: float
+    train_normalize_variance: Variance
+    moving_variance_update: Variance
+    state_names: tuple[str, str, str, str]
+    initial_mean: float = 0.0
+    initial_variance: float = 1.0
+    first_step: FirstStep = "blend"
+    one_pass_variance: bool = False
+
+    def native_momentum(self, decay: float) -> float:
+        """The native momentum argument that gives ``decay`` (the weight of the old value)."""
+        return 1.0 - decay if self.momentum_weight == "new" else decay
+
+    def decay_of(self, native_momentum: float) -> float:
+        """The decay that a native momentum argument means: the inverse of native_momentum."""
+        return 1.0 - native_momentum if self.momentum_weight == "new" else native_momentum

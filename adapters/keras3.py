@@ -1,0 +1,81 @@
+"""Keras 3 ``keras.layers.BatchNormalization`` on the TensorFlow backend.
+
+Keras's ``momentum=m`` weighs the *old* value: ``moving = m * moving + (1 - m) * batch``, so the
+neutral decay is passed through unchanged. Keras 3 feeds the biased batch variance to the moving
+average on every input rank (unlike tf_keras's fused path), and its default epsilon is 1e-3.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .base import Adapter, State
+from .conventions import Conventions
+from .spec import SpecError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import keras  # noqa: E402  (the backend must be chosen before the import)
+
+if keras.backend.backend() != "tensorflow":
+    raise RuntimeError(
+        f"keras was imported with the {keras.backend.backend()!r} backend before bnparity could choose "
+        "'tensorflow'; run tensorflow-keras3 in a process that has not imported keras yet"
+    )
+
+
+class Keras3BatchNorm(Adapter):
+    id = "tensorflow-keras3"
+    declared = Conventions(
+        momentum_weight="old",
+        default_momentum=0.99,
+        default_epsilon=1e-3,
+        train_normalize_variance="biased",
+        moving_variance_update="biased",
+        state_names=("moving_mean", "moving_variance", "gamma", "beta"),
+    )
+
+    def native_arguments(self) -> dict:
+        spec = self.spec
+        if spec.averaging == "cumulative":
+            raise SpecError("averaging", spec.averaging, "has no Keras 3 argument: Keras averages exponentially only")
+        return {
+            "axis": spec.axis,
+            "momentum": self.declared.native_momentum(spec.decay),
+            "epsilon": spec.epsilon,
+            "center": spec.center,
+            "scale": spec.scale,
+            "dtype": spec.dtype,
+        }
+
+    def _build(self) -> None:
+        self.layer = keras.layers.BatchNormalization(**self.native)
+        shape = [None] * self.spec.ndim
+        shape[self.spec.channel_axis] = self.spec.num_features
+        self.layer.build(tuple(shape))
+
+    def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
+        inputs = keras.ops.convert_to_tensor(batch, dtype=self.spec.dtype)
+        return keras.ops.convert_to_numpy(self.layer(inputs, training=training))
+
+    def _train(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch, training=True)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch, training=False)
+
+    def _read(self) -> tuple:
+        layer, c = self.layer, self.spec.num_features
+        gamma = layer.gamma.numpy() if layer.scale else np.ones(c)
+        beta = layer.beta.numpy() if layer.center else np.zeros(c)
+        return layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta
+
+    def _write(self, state: State) -> None:
+        layer = self.layer
+        pairs = [(layer.moving_mean, state.mean), (layer.moving_variance, state.variance)]
+        pairs += [(layer.gamma, state.gamma)] if layer.scale else []
+        pairs += [(layer.beta, state.beta)] if layer.center else []
+        for variable, value in pairs:
+            variable.assign(value.astype(variable.dtype))

@@ -1,0 +1,88 @@
+"""Every implementation bnparity knows, by id, without importing any framework.
+
+An entry names the module and class of its adapter as strings; the module (and with it the
+framework) is imported by :meth:`Implementation.load`, the first time a test needs it. Whether a
+framework is installed is asked of the import system (``find_spec``) and its version of the
+package metadata, neither of which imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Adapter
+
+FRAMEWORKS = ("tensorflow", "torch", "jax", "onnx")
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One registered BatchNorm implementation.
+
+    id: "<framework>-<implementation>", what test ids and the matrix show.
+    framework: the family a user selects with ``-k`` or ``-m``.
+    adapter: "module:Class" of the adapter, imported on first use.
+    distributions: the pip distributions it needs, whose versions a report names.
+    modules: the import names that must be importable for it to run.
+    """
+
+    id: str
+    framework: str
+    adapter: str
+    distributions: tuple[str, ...]
+    modules: tuple[str, ...]
+
+    def missing(self) -> list[str]:
+        """The import names that are not installed, found without importing anything."""
+        return [m for m in self.modules if importlib.util.find_spec(m) is None]
+
+    def versions(self) -> dict[str, str]:
+        """The installed version of each distribution, read from package metadata."""
+        found = {}
+        for dist in self.distributions:
+            try:
+                found[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                found[dist] = "not installed"
+        return found
+
+    def load(self) -> type[Adapter]:
+        """Import the adapter's module (and so its framework) and return the adapter class."""
+        module_name, class_name = self.adapter.split(":")
+        return getattr(importlib.import_module(module_name), class_name)
+
+    def create(self, spec) -> Adapter:
+        """Build this implementation's adapter for ``spec``."""
+        return self.load()(spec)
+
+
+def _entries() -> dict[str, Implementation]:
+    entries = [
+        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", ("torch",), ("torch",)),
+        Implementation(
+            "tensorflow-keras3",
+            "tensorflow",
+            "adapters.keras3:Keras3BatchNorm",
+            ("tensorflow", "keras"),
+            ("tensorflow", "keras"),
+        ),
+        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", ("jax", "jaxlib"), ("jax",)),
+        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", ("jax", "jaxlib"), ("jax",)),
+    ]
+    return {entry.id: entry for entry in entries}
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = _entries()
+
+
+def implementation(impl_id: str) -> Implementation:
+    """The registered implementation ``impl_id``, or an error listing the known ids."""
+    try:
+        return IMPLEMENTATIONS[impl_id]
+    except KeyError:
+        raise KeyError(f"unknown implementation {impl_id!r}; known: {', '.join(IMPLEMENTATIONS)}") from None

@@ -1,0 +1,81 @@
+"""PyTorch ``torch.nn.BatchNorm1d``: momentum weighs the *new* value, the running variance is unbiased.
+
+PyTorch's ``momentum=m`` updates ``running = (1 - m) * running + m * batch``, the inverse of
+Keras's, so ``momentum=0.1`` here is ``momentum=0.9`` there. The batch is normalized with the
+biased variance, but ``running_var`` receives the unbiased one (n/(n-1) times it), which is why a
+ported model's moving variance drifts from Keras's at small batches. ``momentum=None`` asks for a
+cumulative average, one of the few conventions with a native argument only here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import Adapter, State
+from .conventions import Conventions
+from .spec import SpecError
+
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
+
+
+class TorchBatchNorm(Adapter):
+    id = "torch-batchnorm1d"
+    declared = Conventions(
+        momentum_weight="new",
+        default_momentum=0.1,
+        default_epsilon=1e-5,
+        train_normalize_variance="biased",
+        moving_variance_update="unbiased",
+        state_names=("running_mean", "running_var", "weight", "bias"),
+    )
+    ndims = (2, 3)
+    native_channel_axis = 1
+
+    def native_arguments(self) -> dict:
+        spec = self.spec
+        if spec.center != spec.scale:
+            raise SpecError(
+                "center/scale",
+                (spec.center, spec.scale),
+                "must be equal for PyTorch, whose single `affine` switch adds gamma and beta together",
+            )
+        cumulative = spec.averaging == "cumulative"
+        return {
+            "num_features": spec.num_features,
+            "eps": spec.epsilon,
+            "momentum": None if cumulative else self.declared.native_momentum(spec.decay),
+            "affine": spec.scale,
+            "dtype": DTYPES[spec.dtype],
+        }
+
+    def _build(self) -> None:
+        self.module = torch.nn.BatchNorm1d(**self.native)
+
+    def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
+        self.module.train(training)
+        with torch.no_grad():
+            output = self.module(torch.from_numpy(batch).to(self.native["dtype"]))
+        return output.to(torch.float64).numpy()
+
+    def _train(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch, training=True)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch, training=False)
+
+    def _read(self) -> tuple:
+        m = self.module
+        ones = torch.ones(self.spec.num_features)
+        gamma = m.weight if m.affine else ones
+        beta = m.bias if m.affine else torch.zeros_like(ones)
+        return tuple(t.detach().to(torch.float64).numpy() for t in (m.running_mean, m.running_var, gamma, beta))
+
+    def _write(self, state: State) -> None:
+        m = self.module
+        pairs = [(m.running_mean, state.mean), (m.running_var, state.variance)]
+        if m.affine:
+            pairs += [(m.weight, state.gamma), (m.bias, state.beta)]
+        with torch.no_grad():
+            for tensor, value in pairs:
+                tensor.copy_(torch.from_numpy(value))

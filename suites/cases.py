@@ -1,0 +1,97 @@
+"""Helpers the suites share: parametrization over the registry, building adapters, seeded batches,
+and the one comparison every suite uses. Tests live beside this module, never in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from adapters.base import Adapter
+from adapters.registry import IMPLEMENTATIONS, implementation
+from adapters.spec import BatchNormSpec
+
+from .tolerances import Tolerance, tolerance
+
+
+def implementation_params(ids: tuple[str, ...] | None = None) -> list:
+    """One pytest param per implementation, with its id and its framework's marker."""
+    chosen = IMPLEMENTATIONS.values() if ids is None else [implementation(i) for i in ids]
+    return [pytest.param(impl.id, id=impl.id, marks=getattr(pytest.mark, impl.framework)) for impl in chosen]
+
+
+def build(impl_id: str, spec: BatchNormSpec) -> Adapter:
+    """The adapter of ``impl_id`` for ``spec``; skips, naming the package, where it is not installed."""
+    impl = implementation(impl_id)
+    missing = impl.missing()
+    if missing:
+        pytest.skip(f"{impl_id} needs {', '.join(missing)}, not installed (pip install -e '.[{impl.framework}]')")
+    return impl.create(spec)
+
+
+def batches(spec: BatchNormSpec, batch_size: int, steps: int, seed: int, spatial: int = 3) -> list[np.ndarray]:
+    """``steps`` seeded batches in the spec's layout, exactly representable in its dtype.
+
+    Channel c has mean 3 + c and standard deviation 2 + c/2, far from the initial moving values
+    (0 and 1) and different per channel, so a mixed-up channel or a skipped update shows.
+    """
+    rng = np.random.default_rng(seed)
+    shape = [batch_size] + [spatial] * (spec.ndim - 2)
+    shape.insert(spec.channel_axis, spec.num_features)
+    channels = np.arange(spec.num_features, dtype=np.float64).reshape(
+        [-1 if a == spec.channel_axis else 1 for a in range(spec.ndim)]
+    )
+    return [representable(rng.normal(size=shape) * (2 + channels / 2) + 3 + channels, spec.dtype) for _ in range(steps)]
+
+
+def representable(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` rounded to the nearest value of ``dtype``, as float64, so the reference sees the same input."""
+    if dtype == "bfloat16":  # round-to-nearest-even on the top 16 bits of float32, no ml_dtypes needed
+        bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.asarray(x).astype(dtype).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What one comparison found: the largest errors, the tolerance, and whether it held."""
+
+    quantity: str
+    dtype: str
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: Tolerance
+    passed: bool
+    message: str
+
+
+def compare(quantity: str, actual, expected, dtype: str) -> Comparison:
+    """Compare element-wise within the dtype's tolerance; the message locates the worst element.
+
+    For a trajectory (steps x channels) the first index is the step, so a failure names the first
+    step at which the implementation left the reference.
+    """
+    tol = tolerance(dtype)
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return Comparison(quantity, dtype, np.inf, np.inf, tol, False, f"{quantity}: shape {actual.shape} != expected {expected.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        error = np.abs(actual - expected)
+        same_nonfinite = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+        error = np.where(same_nonfinite, 0.0, error)
+        bad = ~(error <= tol.atol + tol.rtol * np.abs(expected))
+        relative = error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+    max_abs = float(np.max(error, initial=0.0))
+    max_rel = float(np.max(relative, initial=0.0))
+    if not bad.any():
+        return Comparison(quantity, dtype, max_abs, max_rel, tol, True, "")
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    message = (
+        f"{quantity}: {int(bad.sum())} of {bad.size} values outside rtol={tol.rtol:g}, atol={tol.atol:g} ({dtype}); "
+        f"first at index {first}: actual {actual[first]!r} vs expected {expected[first]!r}; "
+        f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g}"
+    )
+    return Comparison(quantity, dtype, max_abs, max_rel, tol, False, message)

@@ -1,0 +1,75 @@
+"""Moving mean and variance against the float64 reference, after one step and after many.
+
+The reference follows each implementation's *declared* conventions, so a pass proves the
+declaration describes what the framework does on this grid: decays at both ends (0 keeps only the
+last batch, 1 never moves), batch size 2 (where the unbiased factor is 2), several feature counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adapters.reference import ReferenceBatchNorm
+from adapters.spec import BatchNormSpec
+
+from .cases import batches, build, implementation_params
+
+DECAYS = (0.0, 0.5, 0.9, 0.99, 1.0)
+BATCH_SIZES = (2, 5, 32)
+FEATURES = (1, 4, 16)
+MANY_STEPS = 50
+
+grid = pytest.mark.parametrize(
+    "decay,batch_size,features",
+    [
+        pytest.param(d, b, f, id=f"decay{d}-batch{b}-features{f}")
+        for d in DECAYS
+        for b in BATCH_SIZES
+        for f in FEATURES
+    ],
+)
+
+
+def run_both(impl_id, spec, steps, batch_size, seed):
+    """Train the implementation and the reference on the same batches; return both trajectories."""
+    adapter = build(impl_id, spec)
+    reference = ReferenceBatchNorm(spec, adapter.declared)
+    observed, expected, outputs = [], [], []
+    for batch in batches(spec, batch_size, steps, seed):
+        outputs.append((adapter.train_step(batch), reference.train_step(batch)))
+        state = adapter.state()
+        observed.append((state.mean, state.variance))
+        expected.append((reference.moving_mean.copy(), reference.moving_variance.copy()))
+    return np.array(observed), np.array(expected), outputs
+
+
+@grid
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_after_one_step(impl_id, decay, batch_size, features, assert_close):
+    spec = BatchNormSpec(features, decay=decay, epsilon=1e-3)
+    observed, expected, outputs = run_both(impl_id, spec, 1, batch_size, seed=features * 100 + batch_size)
+    assert_close("moving mean", observed[0, 0], expected[0, 0], spec.dtype)
+    assert_close("moving variance", observed[0, 1], expected[0, 1], spec.dtype)
+    assert_close("training output", *outputs[0], spec.dtype)
+
+
+@grid
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_after_many_steps(impl_id, decay, batch_size, features, assert_close):
+    """Every one of 50 steps is compared, so a failure names the first step that left the reference."""
+    spec = BatchNormSpec(features, decay=decay, epsilon=1e-3)
+    observed, expected, _ = run_both(impl_id, spec, MANY_STEPS, batch_size, seed=features * 100 + batch_size + 1)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
+
+
+@pytest.mark.parametrize("axis", [1, -1], ids=["channels_first", "channels_last"])
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_channel_axis_of_3d_input(impl_id, axis, assert_close):
+    """(N, C, L) and (N, L, C) batches: each adapter moves the channel axis where its framework wants it."""
+    spec = BatchNormSpec(3, decay=0.9, ndim=3, axis=axis)
+    observed, expected, outputs = run_both(impl_id, spec, 10, batch_size=4, seed=7)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
+    assert_close("training output", *outputs[-1], spec.dtype)
