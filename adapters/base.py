@@ -64,6 +64,10 @@ class Adapter(abc.ABC):
         Raises SpecError where no native argument reproduces part of the description.
         """
 
+    @abc.abstractmethod
+    def native_defaults(self) -> dict[str, Any]:
+        """``momentum`` and ``epsilon`` of a native layer built with default arguments, read back from it."""
+
     # -- the common verbs ------------------------------------------------------------------------
 
     def train_step(self, batch: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ class Conventions:
         batch value, later steps blend).
     one_pass_variance: the variance is computed as E[x^2] - E[x]^2, which loses every digit
         for data whose mean is large against its spread.
+    cumulative_average: the native way to ask for a plain (non-exponential) average of all
+        batches, or None where there is none.
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -45,6 +47,7 @@ class Conventions:
     initial_variance: float = 1.0
     first_step: FirstStep = "blend"
     one_pass_variance: bool = False
+    cumulative_average: str | None = None
 
     def native_momentum(self, decay: float) -> float:
         """The native momentum argument that gives ``decay`` (the weight of the old value)."""

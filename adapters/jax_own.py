@@ -2,10 +2,10 @@
 
 It exists to show that every difference in the matrix is a choice, not a necessity: given the
 conventions of PyTorch or of Keras it reproduces their moving statistics exactly. The training
-step is one ``jax.jit`` function shared by every layer; the choices that change the program
-(which variance, the first-step rule, the reduced axes) are static and the numbers (momentum,
-epsilon, step count) are traced, so a new momentum or epsilon never recompiles, and a test that
-meets a shape and configuration already seen reuses the compiled step.
+step is one ``jax.jit`` function shared by every layer. Momentum, epsilon, the step count and
+even the convention's rules are traced values; only the batch's shape, dtype and reduced axes are
+static, so a layer that meets a shape already seen, under any convention, reuses the compiled
+step.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ PRESETS = {
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("mean", "var", "scale", "bias"),
+        cumulative_average="averaging='cumulative'",
     ),
     # PyTorch: momentum weighs the new value, the moving variance is unbiased.
     "new-weight-unbiased": Conventions(
@@ -39,55 +40,61 @@ PRESETS = {
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
         state_names=("mean", "var", "scale", "bias"),
+        cumulative_average="averaging='cumulative'",
     ),
 }
 
 HALF = (jnp.float16, jnp.bfloat16)
+FIRST_STEP_CODES = {"blend": 0, "copy": 1, "debiased": 2}
 
 
-def _moments(x: jax.Array, reduce_axes: tuple[int, ...], one_pass: bool) -> tuple[jax.Array, jax.Array]:
-    """Mean and biased variance per channel; the one-pass form is E[x^2] - E[x]^2."""
-    mean = jnp.mean(x, axis=reduce_axes, keepdims=True)
-    if one_pass:
-        variance = jnp.maximum(jnp.mean(x * x, axis=reduce_axes, keepdims=True) - mean * mean, 0.0)
-    else:
-        variance = jnp.mean(jnp.square(x - mean), axis=reduce_axes, keepdims=True)
-    return mean, variance
+def rules_of(conventions: Conventions, averaging: str) -> dict[str, jax.Array]:
+    """The convention as traced scalars: following another convention never recompiles."""
+    return {
+        "normalize_unbiased": jnp.bool_(conventions.train_normalize_variance == "unbiased"),
+        "update_unbiased": jnp.bool_(conventions.moving_variance_update == "unbiased"),
+        "first_step": jnp.int32(FIRST_STEP_CODES[conventions.first_step]),
+        "cumulative": jnp.bool_(averaging == "cumulative"),
+        "one_pass": jnp.bool_(conventions.one_pass_variance),
+    }
 
 
 def _normalize(x, mean, variance, gamma, beta, epsilon):
     return (x - mean) * jax.lax.rsqrt(variance + epsilon) * gamma + beta
 
 
-@partial(
-    jax.jit,
-    static_argnames=("reduce_axes", "normalize_unbiased", "update_unbiased", "first_step", "cumulative", "one_pass"),
-)
-def train_step(state, x, decay, epsilon, *, reduce_axes, normalize_unbiased, update_unbiased, first_step, cumulative, one_pass):
-    """Normalize ``x`` with its batch statistics and return (output, new state)."""
+@partial(jax.jit, static_argnames=("reduce_axes",))
+def train_step(state, x, decay, epsilon, rules, *, reduce_axes):
+    """Normalize ``x`` with its batch statistics and return (output, new state).
+
+    Half-precision batches are computed in float32 and the moving statistics kept in float32,
+    as Keras and Flax do. Every rule is a traced value selected with ``where``, so the only
+    things that compile a new program are the batch's shape, dtype and reduced axes.
+    """
     compute = jnp.float32 if x.dtype in HALF else x.dtype
     xc = x.astype(compute)
-    mean, biased = _moments(xc, reduce_axes, one_pass)
+    mean = jnp.mean(xc, axis=reduce_axes, keepdims=True)
+    two_pass = jnp.mean(jnp.square(xc - mean), axis=reduce_axes, keepdims=True)
+    one_pass = jnp.maximum(jnp.mean(xc * xc, axis=reduce_axes, keepdims=True) - mean * mean, 0.0)
+    biased = jnp.where(rules["one_pass"], one_pass, two_pass)
     n = xc.size // mean.size
-    unbiased = biased * (n / (n - 1)) if n > 1 else biased * jnp.inf
-    shape = mean.shape
-    gamma, beta = state["gamma"].reshape(shape), state["beta"].reshape(shape)
-    output = _normalize(xc, mean, unbiased if normalize_unbiased else biased, gamma, beta, epsilon)
+    unbiased = biased * (n / (n - 1) if n > 1 else jnp.inf)
+    gamma, beta = state["gamma"].reshape(mean.shape), state["beta"].reshape(mean.shape)
+    output = _normalize(xc, mean, jnp.where(rules["normalize_unbiased"], unbiased, biased), gamma, beta, epsilon)
 
     t = state["steps"] + 1
     new = dict(state, steps=t)
-    for key, value in (("mean", mean), ("var", unbiased if update_unbiased else biased)):
+    update_variance = jnp.where(rules["update_unbiased"], unbiased, biased)
+    for key, value in (("mean", mean), ("var", update_variance)):
         value = value.reshape(-1).astype(state[key].dtype)
-        if cumulative:
-            new[key] = state[key] + (value - state[key]) / t
-        elif first_step == "debiased":
-            hidden = decay * state["hidden_" + key] + (1 - decay) * value
-            new["hidden_" + key] = hidden
-            new[key] = hidden / (1 - decay**t)
-        elif first_step == "copy":
-            new[key] = jnp.where(t == 1, value, decay * state[key] + (1 - decay) * value)
-        else:
-            new[key] = decay * state[key] + (1 - decay) * value
+        hidden = decay * state["hidden_" + key] + (1 - decay) * value
+        blended = decay * state[key] + (1 - decay) * value
+        moving = jnp.select(
+            [rules["cumulative"], rules["first_step"] == 2, (rules["first_step"] == 1) & (t == 1)],
+            [state[key] + (value - state[key]) / t, hidden / (1 - decay**t), value],
+            blended,
+        )
+        new[key], new["hidden_" + key] = moving, hidden
     return output.astype(x.dtype), new
 
 
@@ -127,6 +134,10 @@ class JaxOwnBatchNorm(Adapter):
             "conventions": conv,
         }
 
+    def native_defaults(self) -> dict:
+        """The own implementation's defaults are those of the convention it follows."""
+        return {"momentum": self.declared.default_momentum, "epsilon": self.declared.default_epsilon}
+
     def _build(self) -> None:
         spec, conv = self.spec, self.declared
         param = jnp.float32  # parameters and moving statistics stay float32 for half inputs
@@ -140,19 +151,13 @@ class JaxOwnBatchNorm(Adapter):
             "beta": jnp.zeros(c, param),
             "steps": jnp.zeros((), jnp.int32),
         }
-        self._static = {
-            "reduce_axes": spec.reduce_axes,
-            "normalize_unbiased": conv.train_normalize_variance == "unbiased",
-            "update_unbiased": conv.moving_variance_update == "unbiased",
-            "first_step": conv.first_step,
-            "cumulative": spec.averaging == "cumulative",
-            "one_pass": conv.one_pass_variance,
-        }
+        self.rules = rules_of(conv, spec.averaging)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
+        x, epsilon = jnp.asarray(batch, self.spec.dtype), jnp.float32(self.spec.epsilon)
         output, self.variables = train_step(
-            self.variables, jnp.asarray(batch, self.spec.dtype), decay, jnp.float32(self.spec.epsilon), **self._static
+            self.variables, x, decay, epsilon, self.rules, reduce_axes=self.spec.reduce_axes
         )
         return np.asarray(output)
 

@@ -50,6 +50,10 @@ class Keras3BatchNorm(Adapter):
             "dtype": spec.dtype,
         }
 
+    def native_defaults(self) -> dict:
+        default = keras.layers.BatchNormalization()
+        return {"momentum": default.momentum, "epsilon": default.epsilon}
+
     def _build(self) -> None:
         self.layer = keras.layers.BatchNormalization(**self.native)
         shape = [None] * self.spec.ndim

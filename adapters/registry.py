@@ -63,7 +63,6 @@ class Implementation:
 
 def _entries() -> dict[str, Implementation]:
     entries = [
-        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", ("torch",), ("torch",)),
         Implementation(
             "tensorflow-keras3",
             "tensorflow",
@@ -71,6 +70,7 @@ def _entries() -> dict[str, Implementation]:
             ("tensorflow", "keras"),
             ("tensorflow", "keras"),
         ),
+        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", ("torch",), ("torch",)),
         Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", ("jax", "jaxlib"), ("jax",)),
         Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", ("jax", "jaxlib"), ("jax",)),
     ]

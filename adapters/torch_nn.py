@@ -28,6 +28,7 @@ class TorchBatchNorm(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
         state_names=("running_mean", "running_var", "weight", "bias"),
+        cumulative_average="momentum=None",
     )
     ndims = (2, 3)
     native_channel_axis = 1
@@ -48,6 +49,10 @@ class TorchBatchNorm(Adapter):
             "affine": spec.scale,
             "dtype": DTYPES[spec.dtype],
         }
+
+    def native_defaults(self) -> dict:
+        default = torch.nn.BatchNorm1d(self.spec.num_features)
+        return {"momentum": default.momentum, "epsilon": default.eps}
 
     def _build(self) -> None:
         self.module = torch.nn.BatchNorm1d(**self.native)

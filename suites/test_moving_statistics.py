@@ -11,24 +11,25 @@ import numpy as np
 import pytest
 
 from adapters.reference import ReferenceBatchNorm
-from adapters.spec import BatchNormSpec
+from adapters.spec import BatchNormSpec, SpecError
 
 from .cases import batches, build, implementation_params
 
 DECAYS = (0.0, 0.5, 0.9, 0.99, 1.0)
+#: One step is cheap, so it also covers the decays of PyTorch's and Keras's defaults and beyond.
+ONE_STEP_DECAYS = (0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0)
+#: Batch sizes and feature counts are shared by every suite, so the own JAX implementation
+#: compiles each shape once (2 makes the unbiased factor 2).
 BATCH_SIZES = (2, 5, 32)
 FEATURES = (1, 4, 16)
 MANY_STEPS = 50
 
-grid = pytest.mark.parametrize(
-    "decay,batch_size,features",
-    [
-        pytest.param(d, b, f, id=f"decay{d}-batch{b}-features{f}")
-        for d in DECAYS
-        for b in BATCH_SIZES
-        for f in FEATURES
-    ],
-)
+
+def grid(decays, batch_sizes, features):
+    return pytest.mark.parametrize(
+        "decay,batch_size,features",
+        [pytest.param(d, b, f, id=f"decay{d}-batch{b}-features{f}") for d in decays for b in batch_sizes for f in features],
+    )
 
 
 def run_both(impl_id, spec, steps, batch_size, seed):
@@ -44,7 +45,7 @@ def run_both(impl_id, spec, steps, batch_size, seed):
     return np.array(observed), np.array(expected), outputs
 
 
-@grid
+@grid(ONE_STEP_DECAYS, BATCH_SIZES, FEATURES)
 @pytest.mark.parametrize("impl_id", implementation_params())
 def test_after_one_step(impl_id, decay, batch_size, features, assert_close):
     spec = BatchNormSpec(features, decay=decay, epsilon=1e-3)
@@ -54,7 +55,7 @@ def test_after_one_step(impl_id, decay, batch_size, features, assert_close):
     assert_close("training output", *outputs[0], spec.dtype)
 
 
-@grid
+@grid(DECAYS, (2, 32), (1, 16))
 @pytest.mark.parametrize("impl_id", implementation_params())
 def test_after_many_steps(impl_id, decay, batch_size, features, assert_close):
     """Every one of 50 steps is compared, so a failure names the first step that left the reference."""
@@ -64,12 +65,40 @@ def test_after_many_steps(impl_id, decay, batch_size, features, assert_close):
     assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
 
 
+@pytest.mark.parametrize("decay", DECAYS, ids=lambda d: f"decay{d}")
 @pytest.mark.parametrize("axis", [1, -1], ids=["channels_first", "channels_last"])
 @pytest.mark.parametrize("impl_id", implementation_params())
-def test_channel_axis_of_3d_input(impl_id, axis, assert_close):
+def test_channel_axis_of_3d_input(impl_id, axis, decay, assert_close):
     """(N, C, L) and (N, L, C) batches: each adapter moves the channel axis where its framework wants it."""
-    spec = BatchNormSpec(3, decay=0.9, ndim=3, axis=axis)
+    spec = BatchNormSpec(3, decay=decay, ndim=3, axis=axis)
     observed, expected, outputs = run_both(impl_id, spec, 10, batch_size=4, seed=7)
     assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
     assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
     assert_close("training output", *outputs[-1], spec.dtype)
+
+
+@pytest.mark.parametrize("batch_size", (2, 32), ids=lambda b: f"batch{b}")
+@pytest.mark.parametrize("dtype", ("float16", "bfloat16"))
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_half_precision_step(impl_id, dtype, batch_size, assert_close):
+    """Half-precision batches: the same conventions, within the dtype's own rounding."""
+    spec = BatchNormSpec(4, decay=0.9, dtype=dtype)
+    observed, expected, outputs = run_both(impl_id, spec, 5, batch_size, seed=batch_size)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], dtype)
+    assert_close("training output", *outputs[-1], dtype)
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES, ids=lambda b: f"batch{b}")
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_cumulative_average(impl_id, batch_size, assert_close):
+    """The plain mean of every batch (PyTorch ``momentum=None``), or a plain refusal where no argument gives it."""
+    spec = BatchNormSpec(4, averaging="cumulative")
+    impl = build(impl_id, BatchNormSpec(4))
+    if impl.declared.cumulative_average is None:
+        with pytest.raises(SpecError, match="averaging"):
+            build(impl_id, spec)
+        return
+    observed, expected, _ = run_both(impl_id, spec, 20, batch_size, seed=batch_size + 3)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)

@@ -1,0 +1,76 @@
+"""A framework is imported only when a test that needs it runs.
+
+Each check runs in a fresh interpreter, because this process may already hold a framework
+imported by another test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "equinox", "onnx", "onnxruntime")
+
+
+def run_python(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter at the project root; it prints one JSON object last."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def loaded_frameworks_snippet() -> str:
+    return f"[m for m in {FRAMEWORK_MODULES!r} if m in sys.modules]"
+
+
+def test_project_modules_import_no_framework():
+    found = run_python(
+        "import sys, json, adapters, adapters.registry, adapters.reference, adapters.spec, adapters.base, suites.cases, conftest\n"
+        f"print(json.dumps({loaded_frameworks_snippet()}))"
+    )
+    assert found == []
+
+
+def test_bad_description_and_batch_fail_before_any_framework_is_imported():
+    found = run_python(
+        "import sys, json, numpy as np\n"
+        "from adapters.spec import BatchNormSpec, SpecError\n"
+        "from adapters.registry import IMPLEMENTATIONS\n"
+        "errors = []\n"
+        "try: BatchNormSpec(4, decay=2.0)\n"
+        "except SpecError as e: errors.append(e.field)\n"
+        "try: BatchNormSpec(4).check_batch(np.zeros((3, 5)))\n"
+        "except SpecError as e: errors.append(e.field)\n"
+        f"print(json.dumps({{'errors': errors, 'loaded': {loaded_frameworks_snippet()}}}))"
+    )
+    assert found == {"errors": ["decay", "batch.shape[1]"], "loaded": []}
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("torch") is None, reason="torch is not installed: pip install -e '.[torch]'"
+)
+def test_selecting_torch_runs_only_torch_cases_and_imports_no_other_framework(tmp_path):
+    """``pytest -k torch`` over the suites, in a fresh interpreter: what ran, and what it imported."""
+    found = run_python(
+        "import sys, json, pytest\n"
+        "class Seen:\n"
+        "    def __init__(self): self.ids, self.outcomes = [], {}\n"
+        "    def pytest_collection_finish(self, session): self.ids = [i.nodeid for i in session.items]\n"
+        "    def pytest_runtest_logreport(self, report):\n"
+        "        if report.when == 'call' or report.outcome != 'passed': self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1\n"
+        "seen = Seen()\n"
+        f"code = pytest.main(['suites', '-k', 'torch', '-q', '-p', 'no:cacheprovider', '--basetemp', {str(tmp_path / 'inner')!r}], plugins=[seen])\n"
+        f"print(json.dumps({{'code': int(code), 'ids': seen.ids, 'outcomes': seen.outcomes, 'loaded': {loaded_frameworks_snippet()}}}))"
+    )
+    assert found["code"] == 0
+    assert found["ids"], "-k torch selected nothing"
+    assert all("[torch-" in nodeid for nodeid in found["ids"]), [i for i in found["ids"] if "[torch-" not in i]
+    assert found["outcomes"].get("passed", 0) > 100
+    assert found["loaded"] == ["torch"]

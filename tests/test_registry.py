@@ -1,0 +1,38 @@
+"""The registry: ids that name framework and implementation, markers, and honest skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, Implementation, implementation
+from suites import cases
+
+
+def test_every_id_names_its_framework_first():
+    for impl_id, impl in IMPLEMENTATIONS.items():
+        assert impl.id == impl_id
+        assert impl.framework in FRAMEWORKS
+        assert impl_id.startswith(impl.framework + "-")
+        # An id must not contain another framework's name, or -k would select it for that framework.
+        assert not [f for f in FRAMEWORKS if f != impl.framework and f in impl_id]
+
+
+def test_parametrization_carries_the_framework_marker():
+    for param in cases.implementation_params():
+        impl = implementation(param.values[0])
+        assert [mark.name for mark in param.marks] == [impl.framework]
+        assert param.id == impl.id
+
+
+def test_unknown_id_lists_the_known_ones():
+    with pytest.raises(KeyError, match="torch-batchnorm1d"):
+        implementation("torch-batchnorm9d")
+
+
+def test_missing_framework_skips_with_its_reason(monkeypatch):
+    ghost = Implementation("torch-ghost", "torch", "adapters.ghost:Ghost", ("ghost-dist",), ("no_such_framework_module",))
+    monkeypatch.setitem(IMPLEMENTATIONS, ghost.id, ghost)
+    assert ghost.missing() == ["no_such_framework_module"]
+    assert ghost.versions() == {"ghost-dist": "not installed"}
+    with pytest.raises(pytest.skip.Exception, match="torch-ghost needs no_such_framework_module, not installed"):
+        cases.build(ghost.id, None)
