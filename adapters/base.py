@@ -68,12 +68,26 @@ class Adapter(abc.ABC):
     def native_defaults(self) -> dict[str, Any]:
         """``momentum`` and ``epsilon`` of a native layer built with default arguments, read back from it."""
 
+    @abc.abstractmethod
+    def native_state_names(self) -> tuple[str, str, str, str]:
+        """The framework's own names of moving mean, moving variance, gamma and beta, read from the layer."""
+
+    def native_dtypes(self) -> dict[str, str]:
+        """The dtype of the last training output and of the stored moving mean, as the framework has them."""
+        return {"output": self.output_dtype, "moving": self.moving_dtype()}
+
+    @abc.abstractmethod
+    def moving_dtype(self) -> str:
+        """The dtype the native layer stores its moving mean in."""
+
     # -- the common verbs ------------------------------------------------------------------------
 
     def train_step(self, batch: np.ndarray) -> np.ndarray:
         """One training-mode forward pass: returns the output and updates the moving statistics."""
         batch = self.spec.check_batch(batch)
-        return self._from_native(self._train(self._to_native(batch)))
+        output = self._train(self._to_native(batch))
+        self.output_dtype = dtype_name(output.dtype)
+        return self._from_native(output)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """One inference-mode forward pass with the moving statistics."""
@@ -102,7 +116,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def _train(self, batch: np.ndarray) -> Any:
-        """Training-mode call on a native-layout float64 batch; returns a NumPy-convertible array."""
+        """Training-mode call on a native-layout float64 batch; returns the output in its native dtype."""
 
     @abc.abstractmethod
     def _infer(self, batch: np.ndarray) -> Any:
@@ -131,6 +145,11 @@ class Adapter(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec})"
+
+
+def dtype_name(dtype: Any) -> str:
+    """'float16', 'bfloat16', ... from a NumPy, ml_dtypes, torch or TensorFlow dtype."""
+    return str(getattr(dtype, "name", dtype)).replace("torch.", "")
 
 
 def to_float64(value: Any) -> np.ndarray:

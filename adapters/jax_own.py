@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Adapter, State
+from .base import Adapter, State, dtype_name
 from .conventions import Conventions
 from .spec import BatchNormSpec
 
@@ -29,7 +29,7 @@ PRESETS = {
         default_epsilon=1e-3,
         train_normalize_variance="biased",
         moving_variance_update="biased",
-        state_names=("mean", "var", "scale", "bias"),
+        state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
     ),
     # PyTorch: momentum weighs the new value, the moving variance is unbiased.
@@ -39,7 +39,7 @@ PRESETS = {
         default_epsilon=1e-5,
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
-        state_names=("mean", "var", "scale", "bias"),
+        state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
     ),
 }
@@ -164,6 +164,12 @@ class JaxOwnBatchNorm(Adapter):
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         x = jnp.asarray(batch, self.spec.dtype)
         return np.asarray(infer(self.variables, x, jnp.float32(self.spec.epsilon), channel_axis=self.spec.channel_axis))
+
+    def native_state_names(self) -> tuple:
+        return tuple(k for k in self.variables if k in ("mean", "var", "gamma", "beta"))
+
+    def moving_dtype(self) -> str:
+        return dtype_name(self.variables["mean"].dtype)
 
     def _read(self) -> tuple:
         return tuple(np.asarray(self.variables[k]) for k in ("mean", "var", "gamma", "beta"))

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .base import Adapter, State
+from .base import Adapter, State, dtype_name
 from .conventions import Conventions
 from .spec import SpecError
 
@@ -63,6 +63,14 @@ class Keras3BatchNorm(Adapter):
     def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
         inputs = keras.ops.convert_to_tensor(batch, dtype=self.spec.dtype)
         return keras.ops.convert_to_numpy(self.layer(inputs, training=training))
+
+    def native_state_names(self) -> tuple:
+        layer = self.layer
+        weights = (layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta)
+        return tuple(w.name if w is not None else "absent" for w in weights)
+
+    def moving_dtype(self) -> str:
+        return dtype_name(self.layer.moving_mean.dtype)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import Adapter, State
+from .base import Adapter, State, dtype_name
 from .conventions import Conventions
 from .spec import SpecError
 
@@ -54,14 +54,24 @@ class TorchBatchNorm(Adapter):
         default = torch.nn.BatchNorm1d(self.spec.num_features)
         return {"momentum": default.momentum, "epsilon": default.eps}
 
+    def native_state_names(self) -> tuple:
+        m = self.module
+        names = {id(t): name for name, t in m.state_dict(keep_vars=True).items()}
+        return tuple(names.get(id(t), "absent") for t in (m.running_mean, m.running_var, m.weight, m.bias))
+
+    def moving_dtype(self) -> str:
+        return dtype_name(self.module.running_mean.dtype)
+
     def _build(self) -> None:
         self.module = torch.nn.BatchNorm1d(**self.native)
 
-    def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
+    def _run(self, batch: np.ndarray, training: bool) -> "torch.Tensor":
         self.module.train(training)
         with torch.no_grad():
-            output = self.module(torch.from_numpy(batch).to(self.native["dtype"]))
-        return output.to(torch.float64).numpy()
+            return self.module(torch.from_numpy(batch).to(self.native["dtype"]))
+
+    def _from_native(self, output: "torch.Tensor") -> np.ndarray:
+        return super()._from_native(output.to(torch.float64).numpy())
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)
