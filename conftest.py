@@ -11,3 +11,5 @@ from adapters.registry import FRAMEWORKS
 def pytest_configure(config):
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
+
+pytest_plugins = ["reports.plugin"]

@@ -12,6 +12,7 @@ from typing import Literal
 MomentumWeight = Literal["old", "new", "none"]
 Variance = Literal["biased", "unbiased"]
 FirstStep = Literal["blend", "debiased", "copy"]
+INFERENCE_FORMULA = "moving statistics, epsilon inside the square root"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Conventions:
         for data whose mean is large against its spread.
     cumulative_average: the native way to ask for a plain (non-exponential) average of all
         batches, or None where there is none.
+    batch_size_1: what a training step on one value per channel does: ``raises`` or ``runs``.
+    half_precision: the dtypes of the output and of the moving statistics for float16 and
+        bfloat16 input, written as the matrix writes them.
+    inference_formula: which statistics inference normalizes with, and where epsilon sits.
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -48,6 +53,28 @@ class Conventions:
     first_step: FirstStep = "blend"
     one_pass_variance: bool = False
     cumulative_average: str | None = None
+    batch_size_1: Literal["raises", "runs"] = "runs"
+    half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
+    inference_formula: str = INFERENCE_FORMULA
+
+    def cells(self) -> dict[str, str]:
+        """The declaration in the conventions matrix's vocabulary: one string per row id."""
+        return {
+            "momentum_weight": self.momentum_weight,
+            "default_momentum": "required" if self.default_momentum is None else f"{self.default_momentum:g}",
+            "default_epsilon": f"{self.default_epsilon:g}",
+            "train_normalize_variance": self.train_normalize_variance,
+            "moving_variance_update": self.moving_variance_update,
+            "initial_mean": f"{self.initial_mean:g}",
+            "initial_variance": f"{self.initial_variance:g}",
+            "first_step": self.first_step,
+            "batch_size_1": self.batch_size_1,
+            "cumulative_average": "yes" if self.cumulative_average else "no",
+            "inference_formula": self.inference_formula,
+            "half_precision": self.half_precision,
+            "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
+            "state_names": ", ".join(self.state_names),
+        }
 
     def native_momentum(self, decay: float) -> float:
         """The native momentum argument that gives ``decay`` (the weight of the old value)."""

@@ -166,7 +166,7 @@ class JaxOwnBatchNorm(Adapter):
         return np.asarray(infer(self.variables, x, jnp.float32(self.spec.epsilon), channel_axis=self.spec.channel_axis))
 
     def native_state_names(self) -> tuple:
-        return tuple(k for k in self.variables if k in ("mean", "var", "gamma", "beta"))
+        return tuple(k for k in ("mean", "var", "gamma", "beta") if k in self.variables)
 
     def moving_dtype(self) -> str:
         return dtype_name(self.variables["mean"].dtype)

@@ -35,6 +35,7 @@ class Keras3BatchNorm(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("moving_mean", "moving_variance", "gamma", "beta"),
+        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
     )
 
     def native_arguments(self) -> dict:

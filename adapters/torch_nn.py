@@ -29,6 +29,8 @@ class TorchBatchNorm(Adapter):
         moving_variance_update="unbiased",
         state_names=("running_mean", "running_var", "weight", "bias"),
         cumulative_average="momentum=None",
+        batch_size_1="raises",
+        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
     )
     ndims = (2, 3)
     native_channel_axis = 1

@@ -30,6 +30,20 @@ def assert_close(request):
     return check
 
 
+@pytest.fixture
+def record_cell(request):
+    """``record_cell(impl_id, row, observed, declared, evidence)``: one observation for the matrix.
+
+    Recorded before the test asserts, so a mismatch still shows in the matrix with both values.
+    """
+
+    def record(impl_id: str, row: str, observed: str, declared: str, evidence: str) -> None:
+        cell = {"impl": impl_id, "row": row, "observed": observed, "declared": declared, "evidence": evidence}
+        request.node.user_properties.append(("bnparity_cell", cell))
+
+    return record
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Turn each known divergence into a strict xfail; warn about entries no collected test matches.

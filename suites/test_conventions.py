@@ -1,0 +1,199 @@
+"""Probes: one per row of the conventions matrix, each measuring the answer on a batch built to
+tell the possible answers apart. The observation is recorded for the matrix, then compared with
+the adapter's declaration; a mismatch fails with both values.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from adapters.base import State
+from adapters.reference import batch_moments
+from adapters.spec import BatchNormSpec, SpecError
+from reports.matrix import ROW_IDS
+
+from .cases import build, implementation_params, representable
+
+#: row id -> probe(impl_id) -> (observed, evidence)
+PROBES: dict[str, Callable[[str], tuple[str, str]]] = {}
+
+
+def probe(row: str):
+    def register(function):
+        PROBES[row] = function
+        return function
+
+    return register
+
+
+TWO = np.array([[2.0], [6.0]])  # one channel, batch size 2: mean 4, biased variance 4, unbiased 8
+
+
+def one_step_moving(impl_id: str, decay: float, batch: np.ndarray = TWO):
+    adapter = build(impl_id, BatchNormSpec(batch.shape[1], decay=decay))
+    before = adapter.state()
+    adapter.train_step(batch)
+    return adapter, before, adapter.state()
+
+
+@probe("momentum_weight")
+def momentum_weight(impl_id):
+    adapter, before, after = one_step_moving(impl_id, decay=0.9)
+    native = adapter.native["momentum"]
+    weight_of_batch = float((after.mean[0] - before.mean[0]) / (4.0 - before.mean[0]))
+    if np.isclose(weight_of_batch, native):
+        observed = "new"
+    elif np.isclose(weight_of_batch, 1 - native):
+        observed = "old"
+    else:
+        observed = f"other (batch weight {weight_of_batch:.4g})"
+    return observed, f"momentum={native:.4g}: one step from {before.mean[0]:g} towards batch mean 4 gave {after.mean[0]:.6g}, a batch weight of {weight_of_batch:.4g}"
+
+
+@probe("default_momentum")
+def default_momentum(impl_id):
+    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
+    value = defaults["momentum"]
+    return ("required" if value is None else f"{value:g}"), "read from a layer built with default arguments"
+
+
+@probe("default_epsilon")
+def default_epsilon(impl_id):
+    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
+    return f"{defaults['epsilon']:g}", "read from a layer built with default arguments"
+
+
+@probe("train_normalize_variance")
+def train_normalize_variance(impl_id):
+    adapter = build(impl_id, BatchNormSpec(1, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
+    output = adapter.train_step(TWO)
+    magnitude = float(np.abs(output).max())
+    # (x - 4) / sqrt(4) = +-1 with the biased variance; (x - 4) / sqrt(8) = +-0.7071 with the unbiased one
+    observed = "biased" if np.isclose(magnitude, 1.0, rtol=1e-3) else "unbiased" if np.isclose(magnitude, 0.5**0.5, rtol=1e-3) else f"other (|output| {magnitude:.4g})"
+    return observed, f"batch [2, 6], epsilon 1e-8: training output +-{magnitude:.6g} (biased gives 1, unbiased 0.7071)"
+
+
+@probe("moving_variance_update")
+def moving_variance_update(impl_id):
+    _, _, after = one_step_moving(impl_id, decay=0.0)
+    factor = float(after.variance[0] / 4.0)
+    observed = "biased" if np.isclose(factor, 1.0, rtol=1e-3) else "unbiased" if np.isclose(factor, 2.0, rtol=1e-3) else f"other (factor {factor:.4g})"
+    return observed, f"decay 0, batch [2, 6] (biased variance 4): stored {after.variance[0]:.6g}, factor {factor:.6g} (n/(n-1) = 2)"
+
+
+@probe("initial_mean")
+def initial_mean(impl_id):
+    state = build(impl_id, BatchNormSpec(3)).state()
+    return f"{state.mean[0]:g}", f"read before any step: {np.array2string(state.mean)}"
+
+
+@probe("initial_variance")
+def initial_variance(impl_id):
+    state = build(impl_id, BatchNormSpec(3)).state()
+    return f"{state.variance[0]:g}", f"read before any step: {np.array2string(state.variance)}"
+
+
+@probe("first_step")
+def first_step(impl_id):
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+    initial = adapter.state().mean[0]
+    adapter.train_step(TWO)
+    first = adapter.state().mean[0]
+    adapter.train_step(TWO + 10.0)  # batch mean 14
+    second = adapter.state().mean[0]
+    if np.isclose(first, 0.9 * initial + 0.1 * 4.0, rtol=1e-5):
+        observed = "blend"
+    elif np.isclose(first, 4.0, rtol=1e-5) and np.isclose(second, (0.9 * 0.4 + 1.4) / 0.19, rtol=1e-5):
+        observed = "debiased"
+    elif np.isclose(first, 4.0, rtol=1e-5) and np.isclose(second, 0.9 * 4.0 + 1.4, rtol=1e-5):
+        observed = "copy"
+    else:
+        observed = f"other (after one step {first:.6g}, after two {second:.6g})"
+    return observed, f"decay 0.9, initial {initial:g}, batch means 4 then 14: moving mean {first:.6g}, then {second:.6g}"
+
+
+@probe("batch_size_1")
+def batch_size_1(impl_id):
+    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+    try:
+        output = adapter.train_step(np.array([[3.0, -1.0]]))
+    except Exception as error:  # the framework's own refusal is the observation
+        return "raises", f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    state = adapter.state()
+    return "runs", f"output {np.array2string(output.ravel(), precision=4)}, moving variance {np.array2string(state.variance, precision=4)}"
+
+
+@probe("cumulative_average")
+def cumulative_average(impl_id):
+    spec = BatchNormSpec(1, averaging="cumulative")
+    try:
+        adapter = build(impl_id, spec)
+    except SpecError as refusal:
+        return "no", str(refusal)
+    for shift in (0.0, 10.0, 20.0):
+        adapter.train_step(TWO + shift)
+    mean = adapter.state().mean[0]
+    observed = "yes" if np.isclose(mean, 14.0, rtol=1e-5) else f"other (moving mean {mean:.6g})"
+    native = ", ".join(f"{k}={v!r}" for k, v in adapter.native.items() if k in ("momentum", "averaging"))
+    return observed, f"{native}: batch means 4, 14, 24 gave a moving mean of {mean:.6g} (their mean is 14)"
+
+
+@probe("inference_formula")
+def inference_formula(impl_id):
+    spec = BatchNormSpec(1, epsilon=0.5)
+    adapter = build(impl_id, spec)
+    adapter.set_state(State(np.array([1.0]), np.array([0.5]), np.array([1.0]), np.array([0.0])))
+    value = float(adapter.infer(np.array([[3.0], [5.0]]))[0, 0])
+    candidates = {
+        "moving statistics, epsilon inside the square root": 2.0 / np.sqrt(1.0),
+        "moving statistics, epsilon outside the square root": 2.0 / (np.sqrt(0.5) + 0.5),
+        "batch statistics": -1.0 / np.sqrt(1.0 + 0.5),
+    }
+    observed = next((name for name, v in candidates.items() if np.isclose(value, v, rtol=1e-5)), f"other ({value:.6g})")
+    return observed, f"moving mean 1, variance 0.5, epsilon 0.5, input 3: output {value:.6g} (inside the root gives 2)"
+
+
+@probe("half_precision")
+def half_precision(impl_id):
+    parts, evidence = [], []
+    for dtype in ("float16", "bfloat16"):
+        adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
+        adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
+        dtypes = adapter.native_dtypes()
+        parts.append(f"{dtype}: output {dtypes['output']}, moving {dtypes['moving']}")
+    return "; ".join(parts), "dtypes of the training output and of the stored moving mean after one step"
+
+
+@probe("variance_robustness")
+def variance_robustness(impl_id):
+    spec = BatchNormSpec(1, decay=0.0)
+    adapter = build(impl_id, spec)
+    batch = representable(np.random.default_rng(0).normal(1e4, 1e-2, size=(64, 1)), "float32")
+    adapter.train_step(batch)
+    _, biased, n = batch_moments(spec, batch)
+    truth = biased * (n / (n - 1) if adapter.declared.moving_variance_update == "unbiased" else 1.0)
+    error = float(abs(adapter.state().variance[0] - truth[0]) / truth[0])
+    # A float32 two-pass variance keeps ~2% here (the mean itself is rounded); E[x^2] - E[x]^2 keeps nothing.
+    observed = "accurate" if error < 0.1 else "lossy"
+    return observed, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
+
+
+@probe("state_names")
+def state_names(impl_id):
+    return ", ".join(build(impl_id, BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"
+
+
+def test_every_row_has_a_probe():
+    assert tuple(PROBES) == ROW_IDS
+
+
+@pytest.mark.parametrize("row", ROW_IDS)
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_observed_convention_is_declared(impl_id, row, record_cell):
+    observed, evidence = PROBES[row](impl_id)
+    declared = build(impl_id, BatchNormSpec(1)).declared.cells()[row]
+    record_cell(impl_id, row, observed, declared, evidence)
+    assert observed == declared, f"{impl_id} {row}: observed {observed!r}, declared {declared!r} ({evidence})"

@@ -1,0 +1,85 @@
+"""The conventions matrix: rendered from observations only, stable across serial and parallel runs,
+and the committed reports/CONVENTIONS.md kept true to the installed frameworks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports import matrix
+from reports.plugin import COMMITTED
+
+ROOT = Path(__file__).resolve().parents[1]
+REGENERATE = "pytest suites/test_conventions.py --update-conventions"
+
+
+def probe_run(out: Path, *extra: str) -> dict:
+    """Run the convention probes in a fresh interpreter, writing the matrix into ``out``."""
+    command = [sys.executable, "-m", "pytest", "suites/test_conventions.py", "-q", "-p", "no:cacheprovider",
+               f"--bnparity-out={out}", f"--basetemp={out / 'tmp'}", *extra]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    return json.loads((out / "conventions.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    return out, probe_run(out)
+
+
+def test_committed_matrix_matches_the_installed_frameworks(serial):
+    out, _ = serial
+    fresh = (out / "CONVENTIONS.md").read_text()
+    assert fresh == COMMITTED.read_text(), (
+        f"reports/CONVENTIONS.md no longer matches what the installed frameworks do; regenerate it with `{REGENERATE}` "
+        f"and review the diff (fresh copy: {out / 'CONVENTIONS.md'})"
+    )
+
+
+def test_every_row_observed_for_every_installed_implementation(serial):
+    _, result = serial
+    for impl_id, data in result["implementations"].items():
+        if data["status"].startswith("not installed"):
+            continue
+        assert data["status"] == "run", impl_id
+        assert tuple(data["cells"]) == matrix.ROW_IDS, impl_id
+        for row, cell in data["cells"].items():
+            assert cell["observed"] == cell["declared"], (impl_id, row, cell)
+
+
+def test_json_and_markdown_agree(serial):
+    out, result = serial
+    markdown = (out / "CONVENTIONS.md").read_text()
+    assert markdown == matrix.to_markdown(result)
+    for impl_id, data in result["implementations"].items():
+        for cell in data["cells"].values():
+            assert f"| `{impl_id}` | {matrix._md(cell['observed'])} | {matrix._md(cell['evidence'])} |" in markdown
+
+
+def test_parallel_run_gives_the_same_matrix(serial, tmp_path):
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    _, result = serial
+    assert probe_run(tmp_path, "-n", "2") == result
+
+
+def test_selected_run_marks_the_others_not_run(tmp_path):
+    result = probe_run(tmp_path, "-k", "torch")
+    statuses = {i: d["status"] for i, d in result["implementations"].items()}
+    assert statuses.pop("torch-batchnorm1d") == "run"
+    assert set(statuses.values()) <= {"not run"} | {s for s in statuses.values() if s.startswith("not installed")}
+    assert all(not d["cells"] for i, d in result["implementations"].items() if i != "torch-batchnorm1d")
+    assert "| `tensorflow-keras3` | not run | |" in (tmp_path / "CONVENTIONS.md").read_text()
+
+
+def test_a_mismatch_is_shown_with_both_values():
+    cells = [{"impl": "jax-own", "row": "first_step", "observed": "copy", "declared": "blend", "evidence": "e <b>|"}]
+    result = matrix.build(cells)
+    assert result["implementations"]["jax-own"]["cells"] == {"first_step": {"observed": "copy", "declared": "blend", "evidence": "e <b>|"}}
+    assert result["implementations"]["tensorflow-keras3"]["status"] in ("not run", "not installed (tensorflow, keras)")
+    markdown = matrix.to_markdown(result)
+    assert "| `jax-own` | copy (**declared: blend**) | e <b>\\| |" in markdown
