@@ -80,6 +80,14 @@ class Adapter(abc.ABC):
     def moving_dtype(self) -> str:
         """The dtype the native layer stores its moving mean in."""
 
+    @abc.abstractmethod
+    def spec_from_native(self, native: dict[str, Any]) -> BatchNormSpec:
+        """The neutral description that native arguments ``native`` mean: the inverse of native_arguments.
+
+        What the native arguments do not say (the batch rank and, for frameworks that fix it, the
+        channel axis) is taken from this adapter's description.
+        """
+
     # -- the common verbs ------------------------------------------------------------------------
 
     def train_step(self, batch: np.ndarray) -> np.ndarray:

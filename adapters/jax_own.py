@@ -10,6 +10,7 @@ step.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import jax
@@ -129,10 +130,19 @@ class JaxOwnBatchNorm(Adapter):
         return {
             "momentum": conv.native_momentum(spec.decay),
             "epsilon": spec.epsilon,
-            "axis": spec.channel_axis,
+            "axis": spec.axis,
             "averaging": spec.averaging,
             "conventions": conv,
         }
+
+    def spec_from_native(self, native: dict) -> BatchNormSpec:
+        return replace(
+            self.spec,
+            decay=native["conventions"].decay_of(native["momentum"]),
+            epsilon=native["epsilon"],
+            axis=native["axis"],
+            averaging=native["averaging"],
+        )
 
     def native_defaults(self) -> dict:
         """The own implementation's defaults are those of the convention it follows."""

@@ -8,12 +8,13 @@ average on every input rank (unlike tf_keras's fused path), and its default epsi
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
 from .base import Adapter, State, dtype_name
 from .conventions import Conventions
-from .spec import SpecError
+from .spec import BatchNormSpec, SpecError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -50,6 +51,18 @@ class Keras3BatchNorm(Adapter):
             "scale": spec.scale,
             "dtype": spec.dtype,
         }
+
+    def spec_from_native(self, native: dict) -> BatchNormSpec:
+        return replace(
+            self.spec,
+            decay=self.declared.decay_of(native["momentum"]),
+            epsilon=native["epsilon"],
+            center=native["center"],
+            scale=native["scale"],
+            dtype=native["dtype"],
+            axis=native["axis"],
+            averaging="exponential",
+        )
 
     def native_defaults(self) -> dict:
         default = keras.layers.BatchNormalization()

@@ -9,12 +9,14 @@ cumulative average, one of the few conventions with a native argument only here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from .base import Adapter, State, dtype_name
 from .conventions import Conventions
-from .spec import SpecError
+from .spec import BatchNormSpec, SpecError
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
@@ -51,6 +53,19 @@ class TorchBatchNorm(Adapter):
             "affine": spec.scale,
             "dtype": DTYPES[spec.dtype],
         }
+
+    def spec_from_native(self, native: dict) -> BatchNormSpec:
+        cumulative = native["momentum"] is None
+        return replace(
+            self.spec,
+            num_features=native["num_features"],
+            decay=self.spec.decay if cumulative else self.declared.decay_of(native["momentum"]),
+            epsilon=native["eps"],
+            center=native["affine"],
+            scale=native["affine"],
+            dtype=dtype_name(native["dtype"]),
+            averaging="cumulative" if cumulative else "exponential",
+        )
 
     def native_defaults(self) -> dict:
         default = torch.nn.BatchNorm1d(self.spec.num_features)

@@ -14,7 +14,7 @@ from adapters.porting import gaps, port
 from adapters.reference import batch_moments, bessel
 from adapters.spec import BatchNormSpec
 
-from .cases import batches, build
+from .cases import batches, build, implementation_params
 
 SOURCE = "torch-batchnorm1d"
 TARGETS = [
@@ -73,3 +73,20 @@ def test_unbiased_update_drift_after_the_port(target_id, batch_size, assert_clos
     relative = float(np.max(np.abs(drifts[-1]) / target.state().variance))
     record_property("relative drift after 100 steps", relative)
     print(f"batch {batch_size}: after 100 steps PyTorch's moving variance exceeds Keras 3's by {100 * relative:.3g}%")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        BatchNormSpec(4, decay=0.9, epsilon=1e-5),
+        BatchNormSpec(3, decay=0.0, epsilon=0.1, ndim=3, axis=1),
+        BatchNormSpec(2, decay=0.999, epsilon=1e-3, dtype="float16"),
+        BatchNormSpec(1, decay=0.5, epsilon=0.0, center=False, scale=False),
+    ],
+    ids=["defaults", "3d-channels_first", "float16", "no_affine"],
+)
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_translation_round_trips(impl_id, spec):
+    """Neutral description -> native arguments -> neutral description is the identity."""
+    adapter = build(impl_id, spec)
+    assert adapter.spec_from_native(adapter.native) == spec
