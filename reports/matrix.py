@@ -88,7 +88,8 @@ def to_json(matrix: dict) -> str:
 def to_markdown(matrix: dict) -> str:
     """CONVENTIONS.md: readable on its own, stamped with versions, a porting line under each row."""
     impls = matrix["implementations"]
-    env = ", ".join(f"{k} {v}" for k, v in matrix["environment"].items())
+    # Framework versions only: the committed file must not change with the Python patch release or OS.
+    env = ", ".join(f"{k} {v}" for k, v in matrix["environment"].items() if k not in ("python", "platform"))
     lines = [
         "# BatchNorm conventions, measured",
         "",
@@ -96,7 +97,7 @@ def to_markdown(matrix: dict) -> str:
         "frameworks did; never edited by hand. A cell marked **declared: ...** is one where the adapter's",
         "declaration and the observation differ.",
         "",
-        f"Environment: {env}.",
+        f"Measured with: {env}.",
         "",
         "| implementation | framework | versions | status |",
         "| --- | --- | --- | --- |",
