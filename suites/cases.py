@@ -21,13 +21,19 @@ def implementation_params(ids: tuple[str, ...] | None = None) -> list:
     return [pytest.param(impl.id, id=impl.id, marks=getattr(pytest.mark, impl.framework)) for impl in chosen]
 
 
-def build(impl_id: str, spec: BatchNormSpec) -> Adapter:
-    """The adapter of ``impl_id`` for ``spec``; skips, naming the package, where it is not installed."""
+def adapter_class(impl_id: str) -> type[Adapter]:
+    """The adapter class of ``impl_id`` (its ``declared`` conventions without building a layer);
+    skips, naming the package, where the framework is not installed."""
     impl = implementation(impl_id)
     missing = impl.missing()
     if missing:
         pytest.skip(f"{impl_id} needs {', '.join(missing)}, not installed (pip install -e '.[{impl.framework}]')")
-    return impl.create(spec)
+    return impl.load()
+
+
+def build(impl_id: str, spec: BatchNormSpec) -> Adapter:
+    """The adapter of ``impl_id`` for ``spec``; skips where its framework is not installed."""
+    return adapter_class(impl_id)(spec)
 
 
 def batches(spec: BatchNormSpec, batch_size: int, steps: int, seed: int, spatial: int = 3) -> list[np.ndarray]:
