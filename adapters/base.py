@@ -43,6 +43,12 @@ class Adapter(abc.ABC):
     dtypes: ClassVar[tuple[str, ...]] = ("float16", "bfloat16", "float32", "float64")
     #: Where the native layer wants the channel axis, or None where it takes any axis.
     native_channel_axis: ClassVar[int | None] = None
+    #: The one batch rank the native layer takes (BatchNorm2d, the fused Keras kernel: 4), or None.
+    #: Lower-rank batches get singleton spatial axes, which change no statistic: BatchNorm2d on
+    #: (N, C, 1, 1) is BatchNorm1d on (N, C).
+    native_ndim: ClassVar[int | None] = None
+    #: The key of ``native`` that holds the momentum (or decay) argument.
+    momentum_argument: ClassVar[str] = "momentum"
 
     def __init__(self, spec: BatchNormSpec):
         if not isinstance(spec, BatchNormSpec):
@@ -141,18 +147,42 @@ class Adapter(abc.ABC):
     # -- layout ----------------------------------------------------------------------------------
 
     def _to_native(self, batch: np.ndarray) -> np.ndarray:
-        if self.native_channel_axis is None:
-            return batch
-        return np.moveaxis(batch, self.spec.channel_axis, self.native_channel_axis)
+        if self.native_channel_axis is not None:
+            batch = np.moveaxis(batch, self.spec.channel_axis, self.native_channel_axis)
+        missing = (self.native_ndim or batch.ndim) - batch.ndim
+        if missing > 0:  # singleton spatial axes, before the channel axis where it is last
+            shape = batch.shape
+            if self._native_channels_last():
+                batch = batch.reshape(shape[:-1] + (1,) * missing + shape[-1:])
+            else:
+                batch = batch.reshape(shape + (1,) * missing)
+        return batch
 
     def _from_native(self, output: Any) -> np.ndarray:
         output = to_float64(output)
+        extra = output.ndim - self.spec.ndim
+        if extra > 0:
+            if self._native_channels_last():
+                output = output.reshape(output.shape[: -1 - extra] + output.shape[-1:])
+            else:
+                output = output.reshape(output.shape[: self.spec.ndim])
         if self.native_channel_axis is None:
             return output
         return np.moveaxis(output, self.native_channel_axis, self.spec.channel_axis)
 
+    def _native_channels_last(self) -> bool:
+        if self.native_channel_axis is None:
+            return self.spec.channel_axis == self.spec.ndim - 1
+        return self.native_channel_axis == -1
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec})"
+
+
+def exponential_only(spec: BatchNormSpec, framework: str) -> None:
+    """Refuse a cumulative average, or none, where the framework has no argument that gives it."""
+    if spec.averaging != "exponential":
+        raise SpecError("averaging", spec.averaging, f"has no {framework} argument: {framework} keeps an exponential moving average only")
 
 
 def dtype_name(dtype: Any) -> str:

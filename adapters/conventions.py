@@ -11,6 +11,9 @@ from typing import Literal
 
 MomentumWeight = Literal["old", "new", "none"]
 Variance = Literal["biased", "unbiased"]
+#: Training normalizes with the batch's mean and biased/unbiased variance, or (Equinox "ema")
+#: with the moving statistics just updated by the batch.
+TrainNormalization = Literal["biased", "unbiased", "moving statistics"]
 FirstStep = Literal["blend", "debiased", "copy"]
 INFERENCE_FORMULA = "moving statistics, epsilon inside the square root"
 
@@ -24,17 +27,20 @@ class Conventions:
         (1-m)*moving + m*batch), ``none`` (the implementation takes the decay itself).
     default_momentum, default_epsilon: the constructor's defaults, as native values
         (``None`` where the argument is required).
-    train_normalize_variance: the variance that normalizes a batch in training.
+    train_normalize_variance: what normalizes a batch in training: its mean and its ``biased``
+        or ``unbiased`` variance, or the ``moving statistics`` after this batch's update.
     moving_variance_update: the variance that enters the moving average (``unbiased`` is the
         biased one times n/(n-1), n the elements per channel).
     initial_mean, initial_variance: the moving values before the first step.
-    first_step: ``blend`` (decay*initial + (1-decay)*batch), ``debiased`` (the EMA is divided
-        by 1 - decay**t, so step one gives the batch value), ``copy`` (step one stores the
-        batch value, later steps blend).
+    first_step: ``blend`` (decay*initial + (1-decay)*batch), ``debiased`` (a hidden EMA that
+        starts at the initial value is divided by 1 - decay**t: from an initial 0, step one gives
+        the batch value), ``copy`` (step one stores the batch value, later steps blend).
     one_pass_variance: the variance is computed as E[x^2] - E[x]^2, which loses every digit
         for data whose mean is large against its spread.
     cumulative_average: the native way to ask for a plain (non-exponential) average of all
         batches, or None where there is none.
+    no_moving_statistics: the native way to keep no moving statistics and normalize inference
+        batches with their own (PyTorch ``track_running_stats=False``), or None.
     batch_size_1: what a training step on one value per channel does: ``raises`` or ``runs``.
     half_precision: the dtypes of the output and of the moving statistics for float16 and
         bfloat16 input, written as the matrix writes them.
@@ -45,7 +51,7 @@ class Conventions:
     momentum_weight: MomentumWeight
     default_momentum: float | None
     default_epsilon: float
-    train_normalize_variance: Variance
+    train_normalize_variance: TrainNormalization
     moving_variance_update: Variance
     state_names: tuple[str, str, str, str]
     initial_mean: float = 0.0
@@ -53,6 +59,7 @@ class Conventions:
     first_step: FirstStep = "blend"
     one_pass_variance: bool = False
     cumulative_average: str | None = None
+    no_moving_statistics: str | None = None
     batch_size_1: Literal["raises", "runs"] = "runs"
     half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
     inference_formula: str = INFERENCE_FORMULA

@@ -19,7 +19,7 @@ import numpy as np
 
 from .base import Adapter, State, dtype_name
 from .conventions import Conventions
-from .spec import BatchNormSpec
+from .spec import BatchNormSpec, SpecError
 
 #: The conventions the own implementation can be told to follow, by name.
 PRESETS = {
@@ -127,6 +127,8 @@ class JaxOwnBatchNorm(Adapter):
 
     def native_arguments(self) -> dict:
         spec, conv = self.spec, self.declared
+        if spec.averaging == "none":
+            raise SpecError("averaging", spec.averaging, "is not implemented by the own JAX BatchNorm, which always keeps moving statistics")
         return {
             "momentum": conv.native_momentum(spec.decay),
             "epsilon": spec.epsilon,
@@ -155,8 +157,8 @@ class JaxOwnBatchNorm(Adapter):
         self.variables = {
             "mean": jnp.full(c, conv.initial_mean, param),
             "var": jnp.full(c, conv.initial_variance, param),
-            "hidden_mean": jnp.zeros(c, param),
-            "hidden_var": jnp.zeros(c, param),
+            "hidden_mean": jnp.full(c, conv.initial_mean, param),
+            "hidden_var": jnp.full(c, conv.initial_variance, param),
             "gamma": jnp.ones(c, param),
             "beta": jnp.zeros(c, param),
             "steps": jnp.zeros((), jnp.int32),

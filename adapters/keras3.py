@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .base import Adapter, State, dtype_name
+from .base import Adapter, State, dtype_name, exponential_only
 from .conventions import Conventions
-from .spec import BatchNormSpec, SpecError
+from .spec import BatchNormSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -41,8 +41,7 @@ class Keras3BatchNorm(Adapter):
 
     def native_arguments(self) -> dict:
         spec = self.spec
-        if spec.averaging == "cumulative":
-            raise SpecError("averaging", spec.averaging, "has no Keras 3 argument: Keras averages exponentially only")
+        exponential_only(spec, "Keras")
         return {
             "axis": spec.axis,
             "momentum": self.declared.native_momentum(spec.decay),
@@ -104,4 +103,4 @@ class Keras3BatchNorm(Adapter):
         pairs += [(layer.gamma, state.gamma)] if layer.scale else []
         pairs += [(layer.beta, state.beta)] if layer.center else []
         for variable, value in pairs:
-            variable.assign(value.astype(variable.dtype))
+            variable.assign(value.astype(dtype_name(variable.dtype)))

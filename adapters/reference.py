@@ -47,9 +47,9 @@ class ReferenceBatchNorm:
         self.gamma = np.ones(c, dtype=np.float64)
         self.beta = np.zeros(c, dtype=np.float64)
         self.steps = 0
-        # Zero-debiased averages keep a biased EMA that starts at zero and divide it on read.
-        self._hidden_mean = np.zeros(c, dtype=np.float64)
-        self._hidden_variance = np.zeros(c, dtype=np.float64)
+        # Debiased averages keep a hidden EMA that starts at the initial value and divide it on read.
+        self._hidden_mean = self.moving_mean.copy()
+        self._hidden_variance = self.moving_variance.copy()
 
     def train_step(self, batch: np.ndarray) -> np.ndarray:
         """Normalize with the batch statistics, then fold them into the moving statistics."""
@@ -58,19 +58,23 @@ class ReferenceBatchNorm:
         mean, biased, n = batch_moments(spec, batch)
         with np.errstate(divide="ignore", invalid="ignore"):
             unbiased = biased * bessel(n)
-        normalize_with = biased if self.conventions.train_normalize_variance == "biased" else unbiased
-        output = self._normalize(batch, mean, normalize_with)
         update_with = biased if self.conventions.moving_variance_update == "biased" else unbiased
         self.steps += 1
         self.moving_mean, self._hidden_mean = self._average(self.moving_mean, self._hidden_mean, mean)
         self.moving_variance, self._hidden_variance = self._average(
             self.moving_variance, self._hidden_variance, update_with
         )
-        return output
+        normalize_with = self.conventions.train_normalize_variance
+        if normalize_with == "moving statistics":
+            return self._normalize(batch, self.moving_mean, self.moving_variance)
+        return self._normalize(batch, mean, biased if normalize_with == "biased" else unbiased)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Normalize with the moving statistics; epsilon sits inside the square root."""
+        """Normalize with the moving statistics (the batch's own where none are kept); epsilon inside the root."""
         batch = self.spec.check_batch(batch)
+        if self.spec.averaging == "none":
+            mean, biased, _ = batch_moments(self.spec, batch)
+            return self._normalize(batch, mean, biased)
         return self._normalize(batch, self.moving_mean, self.moving_variance)
 
     def _normalize(self, batch: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -82,6 +86,8 @@ class ReferenceBatchNorm:
     def _average(self, moving: np.ndarray, hidden: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step of the moving average; returns the new moving value and the debiasing state."""
         t, d = self.steps, self.spec.decay
+        if self.spec.averaging == "none":
+            return moving, hidden
         if self.spec.averaging == "cumulative":
             return moving + (value - moving) / t, hidden
         if self.conventions.first_step == "copy" and t == 1:

@@ -62,17 +62,28 @@ class Implementation:
 
 
 def _entries() -> dict[str, Implementation]:
+    tensorflow = (("tensorflow", "keras"), ("tensorflow", "keras"))
+    tf_keras = (("tensorflow", "tf-keras"), ("tensorflow", "tf_keras"))
+    torch = (("torch",), ("torch",))
+    jax = (("jax", "jaxlib"), ("jax",))
+    flax = (("jax", "jaxlib", "flax"), ("jax", "flax"))
+    equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
     entries = [
-        Implementation(
-            "tensorflow-keras3",
-            "tensorflow",
-            "adapters.keras3:Keras3BatchNorm",
-            ("tensorflow", "keras"),
-            ("tensorflow", "keras"),
-        ),
-        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", ("torch",), ("torch",)),
-        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", ("jax", "jaxlib"), ("jax",)),
-        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", ("jax", "jaxlib"), ("jax",)),
+        Implementation("tensorflow-tf1", "tensorflow", "adapters.tf1:Tf1BatchNorm", *tf_keras),
+        Implementation("tensorflow-keras3", "tensorflow", "adapters.keras3:Keras3BatchNorm", *tensorflow),
+        Implementation("tensorflow-tf_keras", "tensorflow", "adapters.tf_keras:TfKerasBatchNorm", *tf_keras),
+        Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
+        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", *torch),
+        Implementation("torch-batchnorm2d", "torch", "adapters.torch_nn:TorchBatchNorm2d", *torch),
+        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", *jax),
+        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", *jax),
+        Implementation("jax-flax_linen", "jax", "adapters.flax_linen:FlaxLinenBatchNorm", *flax),
+        Implementation("jax-flax_nnx", "jax", "adapters.flax_nnx:FlaxNnxBatchNorm", *flax),
+        Implementation("jax-haiku", "jax", "adapters.dm_haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku")),
+        Implementation("jax-equinox_ema", "jax", "adapters.equinox_nn:EquinoxEmaBatchNorm", *equinox),
+        Implementation("jax-equinox_batch", "jax", "adapters.equinox_nn:EquinoxBatchBatchNorm", *equinox),
+        Implementation("onnx-reference", "onnx", "adapters.onnx_op:OnnxReferenceBatchNorm", ("onnx",), ("onnx",)),
+        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx_op:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime")),
     ]
     return {entry.id: entry for entry in entries}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-AVERAGING = ("exponential", "cumulative")
+AVERAGING = ("exponential", "cumulative", "none")
 
 
 class SpecError(ValueError):
@@ -42,8 +42,10 @@ class BatchNormSpec:
     ndim: the rank of the batches (2 for (N, C), 4 for images).
     axis: the channel axis of the batches as this project hands them to an adapter; each
         adapter moves it where its framework wants it (PyTorch: 1, Keras/Flax: -1).
-    averaging: ``exponential`` (the decay above) or ``cumulative`` (the plain mean of all
-        batches seen, PyTorch's ``momentum=None``); ``decay`` is ignored for ``cumulative``.
+    averaging: ``exponential`` (the decay above), ``cumulative`` (the plain mean of all
+        batches seen, PyTorch's ``momentum=None``) or ``none`` (no moving statistics: inference
+        normalizes each batch with its own, PyTorch's ``track_running_stats=False``); ``decay``
+        is ignored unless ``exponential``.
     """
 
     num_features: int

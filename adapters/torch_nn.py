@@ -31,11 +31,14 @@ class TorchBatchNorm(Adapter):
         moving_variance_update="unbiased",
         state_names=("running_mean", "running_var", "weight", "bias"),
         cumulative_average="momentum=None",
+        no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
     )
     ndims = (2, 3)
     native_channel_axis = 1
+    #: The torch.nn module class: BatchNorm1d takes (N, C) and (N, C, L), BatchNorm2d (N, C, H, W).
+    module_class = "BatchNorm1d"
 
     def native_arguments(self) -> dict:
         spec = self.spec
@@ -45,30 +48,31 @@ class TorchBatchNorm(Adapter):
                 (spec.center, spec.scale),
                 "must be equal for PyTorch, whose single `affine` switch adds gamma and beta together",
             )
-        cumulative = spec.averaging == "cumulative"
+        exponential = spec.averaging == "exponential"
         return {
             "num_features": spec.num_features,
             "eps": spec.epsilon,
-            "momentum": None if cumulative else self.declared.native_momentum(spec.decay),
+            "momentum": self.declared.native_momentum(spec.decay) if exponential else None,
             "affine": spec.scale,
+            "track_running_stats": spec.averaging != "none",
             "dtype": DTYPES[spec.dtype],
         }
 
     def spec_from_native(self, native: dict) -> BatchNormSpec:
-        cumulative = native["momentum"] is None
+        averaging = "none" if not native["track_running_stats"] else "cumulative" if native["momentum"] is None else "exponential"
         return replace(
             self.spec,
             num_features=native["num_features"],
-            decay=self.spec.decay if cumulative else self.declared.decay_of(native["momentum"]),
+            decay=self.declared.decay_of(native["momentum"]) if averaging == "exponential" else self.spec.decay,
             epsilon=native["eps"],
             center=native["affine"],
             scale=native["affine"],
             dtype=dtype_name(native["dtype"]),
-            averaging="cumulative" if cumulative else "exponential",
+            averaging=averaging,
         )
 
     def native_defaults(self) -> dict:
-        default = torch.nn.BatchNorm1d(self.spec.num_features)
+        default = getattr(torch.nn, self.module_class)(self.spec.num_features)
         return {"momentum": default.momentum, "epsilon": default.eps}
 
     def native_state_names(self) -> tuple:
@@ -80,7 +84,7 @@ class TorchBatchNorm(Adapter):
         return dtype_name(self.module.running_mean.dtype)
 
     def _build(self) -> None:
-        self.module = torch.nn.BatchNorm1d(**self.native)
+        self.module = getattr(torch.nn, self.module_class)(**self.native)
 
     def _run(self, batch: np.ndarray, training: bool) -> "torch.Tensor":
         self.module.train(training)
@@ -101,13 +105,27 @@ class TorchBatchNorm(Adapter):
         ones = torch.ones(self.spec.num_features)
         gamma = m.weight if m.affine else ones
         beta = m.bias if m.affine else torch.zeros_like(ones)
-        return tuple(t.detach().to(torch.float64).numpy() for t in (m.running_mean, m.running_var, gamma, beta))
+        untracked = torch.full_like(ones, float("nan"))  # track_running_stats=False keeps no buffers
+        running = [untracked if t is None else t for t in (m.running_mean, m.running_var)]
+        return tuple(t.detach().to(torch.float64).numpy() for t in (*running, gamma, beta))
 
     def _write(self, state: State) -> None:
         m = self.module
-        pairs = [(m.running_mean, state.mean), (m.running_var, state.variance)]
+        pairs = [(m.running_mean, state.mean), (m.running_var, state.variance)] if m.track_running_stats else []
         if m.affine:
             pairs += [(m.weight, state.gamma), (m.bias, state.beta)]
         with torch.no_grad():
             for tensor, value in pairs:
                 tensor.copy_(torch.from_numpy(value))
+
+
+class TorchBatchNorm2d(TorchBatchNorm):
+    """``torch.nn.BatchNorm2d``: the same conventions as BatchNorm1d on channels-first 4-D batches.
+
+    Lower-rank batches get singleton spatial axes, (N, C) -> (N, C, 1, 1), which change no statistic.
+    """
+
+    id = "torch-batchnorm2d"
+    ndims = (2, 3, 4)
+    native_ndim = 4
+    module_class = "BatchNorm2d"

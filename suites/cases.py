@@ -88,8 +88,8 @@ def compare(quantity: str, actual, expected, dtype: str) -> Comparison:
         error = np.abs(actual - expected)
         same_nonfinite = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
         error = np.where(same_nonfinite, 0.0, error)
-        bad = ~(error <= tol.atol + tol.rtol * np.abs(expected))
-        relative = error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
+        bad = ~same_nonfinite & ~(error <= tol.atol + tol.rtol * np.abs(expected))
+        relative = np.where(same_nonfinite, 0.0, error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny))
     max_abs = float(np.max(error, initial=0.0))
     max_rel = float(np.max(relative, initial=0.0))
     if not bad.any():

@@ -41,16 +41,34 @@ def one_step_moving(impl_id: str, decay: float, batch: np.ndarray = TWO):
 
 @probe("momentum_weight")
 def momentum_weight(impl_id):
-    adapter, before, after = one_step_moving(impl_id, decay=0.9)
-    native = adapter.native["momentum"]
-    weight_of_batch = float((after.mean[0] - before.mean[0]) / (4.0 - before.mean[0]))
-    if np.isclose(weight_of_batch, native):
-        observed = "new"
-    elif np.isclose(weight_of_batch, 1 - native):
-        observed = "old"
-    else:
-        observed = f"other (batch weight {weight_of_batch:.4g})"
-    return observed, f"momentum={native:.4g}: one step from {before.mean[0]:g} towards batch mean 4 gave {after.mean[0]:.6g}, a batch weight of {weight_of_batch:.4g}"
+    """Two steps (batch means 4, then 14) with the native momentum argument at 0.9 or 0.1.
+
+    Each reading of the argument (weight of the old value, weight of the new one) predicts both
+    moving means under each first-step rule; the observation is the reading some rule confirms,
+    so a debiased or copying first step does not hide the weighting.
+    """
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+    native = adapter.native[adapter.momentum_argument]
+    initial = adapter.state().mean[0]
+    adapter.train_step(TWO)
+    first = adapter.state().mean[0]
+    adapter.train_step(TWO + 10.0)
+    second = adapter.state().mean[0]
+    readings = []
+    for reading, d in (("old", native), ("new", 1 - native)):
+        blend = d * initial + (1 - d) * 4.0
+        predictions = {
+            "blend": (blend, d * blend + (1 - d) * 14.0),
+            "copy": (4.0, d * 4.0 + (1 - d) * 14.0),
+            "debiased": (blend / (1 - d), (d * blend + (1 - d) * 14.0) / (1 - d * d)),
+        }
+        if any(np.allclose((first, second), p, rtol=1e-5) for p in predictions.values()):
+            readings.append(reading)
+    observed = readings[0] if len(readings) == 1 else f"other (moving mean {first:.6g}, then {second:.6g})"
+    return observed, (
+        f"{adapter.momentum_argument}={native:.4g}, initial {initial:g}, batch means 4 then 14: "
+        f"moving mean {first:.6g}, then {second:.6g}"
+    )
 
 
 @probe("default_momentum")
@@ -68,12 +86,22 @@ def default_epsilon(impl_id):
 
 @probe("train_normalize_variance")
 def train_normalize_variance(impl_id):
-    adapter = build(impl_id, BatchNormSpec(1, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
-    output = adapter.train_step(TWO)
-    magnitude = float(np.abs(output).max())
-    # (x - 4) / sqrt(4) = +-1 with the biased variance; (x - 4) / sqrt(8) = +-0.7071 with the unbiased one
-    observed = "biased" if np.isclose(magnitude, 1.0, rtol=1e-3) else "unbiased" if np.isclose(magnitude, 0.5**0.5, rtol=1e-3) else f"other (|output| {magnitude:.4g})"
-    return observed, f"batch [2, 6], epsilon 1e-8: training output +-{magnitude:.6g} (biased gives 1, unbiased 0.7071)"
+    """Two steps, batch [2, 6] then [12, 16]: the second output tells batch from moving statistics."""
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
+    adapter.train_step(TWO)
+    output = adapter.train_step(TWO + 10.0)
+    moving = adapter.state()
+    # (x - 14) / sqrt(4) = +-1 with the biased variance, (x - 14) / sqrt(8) = +-0.7071 with the unbiased one
+    candidates = {
+        "biased": np.array([[-1.0], [1.0]]),
+        "unbiased": np.array([[-1.0], [1.0]]) * 0.5**0.5,
+        "moving statistics": (TWO + 10.0 - moving.mean) / np.sqrt(moving.variance + 1e-8),
+    }
+    observed = next((name for name, v in candidates.items() if np.allclose(output, v, rtol=1e-3)), f"other ({np.array2string(output.ravel(), precision=4)})")
+    return observed, (
+        f"second batch [12, 16], epsilon 1e-8: training output {np.array2string(output.ravel(), precision=5)} "
+        "(its biased variance gives +-1, unbiased +-0.7071)"
+    )
 
 
 @probe("moving_variance_update")
@@ -158,9 +186,13 @@ def inference_formula(impl_id):
 
 @probe("half_precision")
 def half_precision(impl_id):
-    parts, evidence = [], []
+    parts = []
     for dtype in ("float16", "bfloat16"):
-        adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
+        try:
+            adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
+        except SpecError:
+            parts.append(f"{dtype}: not supported")
+            continue
         adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
         dtypes = adapter.native_dtypes()
         parts.append(f"{dtype}: output {dtypes['output']}, moving {dtypes['moving']}")

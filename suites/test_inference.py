@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from adapters.base import State
-from adapters.reference import channel_shape
-from adapters.spec import BatchNormSpec
+from adapters.reference import ReferenceBatchNorm, batch_moments, channel_shape
+from adapters.spec import BatchNormSpec, SpecError
 
-from .cases import batches, build, implementation_params
+from .cases import adapter_class, batches, build, implementation_params
 
 STATE = State(
     mean=np.array([0.5, -1.0, 3.0, 0.0]),
@@ -61,6 +61,26 @@ def test_default_epsilon_alone_changes_the_output(impl_id, assert_close, record_
     record_property("max output difference per channel", per_channel.tolist())
     # At variance 1e-3 the default epsilon alone moves outputs by tens of percent; at 9, barely.
     assert per_channel[0] > 1.0 > 1e-3 > per_channel[3]
+
+
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_without_moving_statistics(impl_id, assert_close):
+    """No moving statistics (PyTorch ``track_running_stats=False``): inference normalizes each batch
+    with its own mean and biased variance, as training does; elsewhere a plain refusal."""
+    spec = BatchNormSpec(4, epsilon=1e-5, averaging="none")
+    if adapter_class(impl_id).declared.no_moving_statistics is None:
+        with pytest.raises(SpecError, match="averaging"):
+            build(impl_id, spec)
+        return
+    adapter = build(impl_id, spec)
+    reference = ReferenceBatchNorm(spec, adapter.declared)
+    first, second = batches(spec, 8, steps=2, seed=9)
+    assert_close("training output", adapter.train_step(first), reference.train_step(first), spec.dtype)
+    assert_close("inference output", adapter.infer(second), reference.infer(second), spec.dtype)
+    mean, biased, _ = batch_moments(spec, second)
+    by_hand = (second - mean) / np.sqrt(biased + spec.epsilon)
+    assert_close("inference output against its own batch statistics", adapter.infer(second), by_hand, spec.dtype)
+    assert np.isnan(adapter.state().mean).all() and np.isnan(adapter.state().variance).all()
 
 
 @pytest.mark.parametrize("impl_id", implementation_params())

@@ -77,12 +77,33 @@ def test_channel_axis_of_3d_input(impl_id, axis, decay, assert_close):
     assert_close("training output", *outputs[-1], spec.dtype)
 
 
+@pytest.mark.parametrize("decay", (0.0, 0.9), ids=lambda d: f"decay{d}")
+@pytest.mark.parametrize("axis", [1, -1], ids=["channels_first", "channels_last"])
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_channel_axis_of_4d_input(impl_id, axis, decay, assert_close):
+    """Images, (N, C, H, W) and (N, H, W, C): PyTorch wants channels first, Keras and Flax last;
+    the adapter translates. Where the layer takes no 4-D batch, it refuses in plain words."""
+    spec = BatchNormSpec(3, decay=decay, ndim=4, axis=axis)
+    if 4 not in adapter_class(impl_id).ndims:
+        with pytest.raises(SpecError, match="ndim"):
+            build(impl_id, spec)
+        return
+    observed, expected, outputs = run_both(impl_id, spec, 5, batch_size=2, seed=8)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
+    assert_close("training output", *outputs[-1], spec.dtype)
+
+
 @pytest.mark.parametrize("batch_size", (2, 32), ids=lambda b: f"batch{b}")
 @pytest.mark.parametrize("dtype", ("float16", "bfloat16"))
 @pytest.mark.parametrize("impl_id", implementation_params())
 def test_half_precision_step(impl_id, dtype, batch_size, assert_close):
-    """Half-precision batches: the same conventions, within the dtype's own rounding."""
+    """Half-precision batches: the same conventions, within the dtype's own rounding, or a plain refusal."""
     spec = BatchNormSpec(4, decay=0.9, dtype=dtype)
+    if dtype not in adapter_class(impl_id).dtypes:
+        with pytest.raises(SpecError, match="dtype"):
+            build(impl_id, spec)
+        return
     observed, expected, outputs = run_both(impl_id, spec, 5, batch_size, seed=batch_size)
     assert_close("moving mean per step", observed[:, 0], expected[:, 0], dtype)
     assert_close("moving variance per step", observed[:, 1], expected[:, 1], dtype)

@@ -1,0 +1,116 @@
+"""Haiku ``hk.BatchNorm``: a required decay, zero-debiased moving averages, a one-pass variance.
+
+``decay_rate`` has no default and weighs the old value. The moving mean and variance are
+``hk.ExponentialMovingAverage`` states with ``zero_debias=True``: a hidden average that starts at
+0 is divided by 1 - decay**t, so after one step the moving statistics *are* the batch's, the answer
+the founding question expected. Before any step they read 0, variance included. The batch
+variance is E[x^2] - E[x]^2, in the input's dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .base import Adapter, State, exponential_only, dtype_name
+from .conventions import Conventions
+from .spec import BatchNormSpec
+
+EMAS = ("batch_norm/~/mean_ema", "batch_norm/~/var_ema")
+
+
+class HaikuBatchNorm(Adapter):
+    id = "jax-haiku"
+    declared = Conventions(
+        momentum_weight="old",
+        default_momentum=None,
+        default_epsilon=1e-5,
+        train_normalize_variance="biased",
+        moving_variance_update="biased",
+        state_names=("mean_ema", "var_ema", "scale", "offset"),
+        initial_variance=0.0,
+        first_step="debiased",
+        one_pass_variance=True,
+        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+    )
+    dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
+    native_channel_axis = -1  # data_format="channels_last"
+    momentum_argument = "decay_rate"
+
+    def native_arguments(self) -> dict:
+        spec = self.spec
+        exponential_only(spec, "Haiku")
+        return {
+            "create_scale": spec.scale,
+            "create_offset": spec.center,
+            "decay_rate": self.declared.native_momentum(spec.decay),
+            "eps": spec.epsilon,
+        }
+
+    def spec_from_native(self, native: dict) -> BatchNormSpec:
+        return replace(
+            self.spec,
+            scale=native["create_scale"],
+            center=native["create_offset"],
+            decay=self.declared.decay_of(native["decay_rate"]),
+            epsilon=native["eps"],
+            averaging="exponential",
+        )
+
+    def native_defaults(self) -> dict:
+        """``decay_rate`` is required; ``eps`` is read from a module built without it."""
+        epsilon = hk.transform(lambda: hk.BatchNorm(True, True, decay_rate=0.5).eps).apply({}, None)
+        return {"momentum": None, "epsilon": epsilon}
+
+    def native_state_names(self) -> tuple:
+        names = [name.split("/")[-1] for name in EMAS if name in self.ema_state]
+        names += [k for k in ("scale", "offset") if k in self.params.get("batch_norm", {})]
+        return tuple(names)
+
+    def moving_dtype(self) -> str:
+        return dtype_name(self.ema_state[EMAS[0]]["average"].dtype)
+
+    def _build(self) -> None:
+        native = self.native
+
+        def forward(x, is_training):
+            return hk.BatchNorm(**native, name="batch_norm")(x, is_training)
+
+        self.transformed = hk.transform_with_state(forward)
+        sample = jnp.zeros((2,) + (1,) * (self.spec.ndim - 2) + (self.spec.num_features,), self.spec.dtype)
+        self.params, self.ema_state = self.transformed.init(jax.random.key(0), sample, True)
+
+    def _train(self, batch: np.ndarray) -> np.ndarray:
+        x = jnp.asarray(batch, self.spec.dtype)
+        output, self.ema_state = self.transformed.apply(self.params, self.ema_state, None, x, True)
+        return np.asarray(output)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        output, _ = self.transformed.apply(self.params, self.ema_state, None, jnp.asarray(batch, self.spec.dtype), False)
+        return np.asarray(output)
+
+    def _read(self) -> tuple:
+        c, params = self.spec.num_features, self.params.get("batch_norm", {})
+        mean, var = (self.ema_state[name]["average"] for name in EMAS)
+        return mean, var, params.get("scale", np.ones(c)), params.get("offset", np.zeros(c))
+
+    def _write(self, state: State) -> None:
+        """Set each average, and its hidden value so that the next step continues from it."""
+        decay = self.native["decay_rate"]
+        new_state = {}
+        for name, value in zip(EMAS, (state.mean, state.variance)):
+            ema = self.ema_state[name]
+            average = jnp.asarray(value, ema["average"].dtype).reshape(ema["average"].shape)
+            debias = 1 - decay ** ema["counter"] if int(ema["counter"]) > 0 else 1.0
+            new_state[name] = dict(ema, average=average, hidden=average * debias)
+        self.ema_state = {**self.ema_state, **new_state}
+        params = {k: dict(v) for k, v in self.params.items()}
+        for key, value in (("scale", state.gamma), ("offset", state.beta)):
+            if key in params.get("batch_norm", {}):
+                old = params["batch_norm"][key]
+                params["batch_norm"][key] = jnp.asarray(value, old.dtype).reshape(old.shape)
+        self.params = params

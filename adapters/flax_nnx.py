@@ -1,0 +1,62 @@
+"""Flax NNX ``nnx.BatchNorm``: the linen conventions on a stateful object.
+
+The layer owns its ``mean`` and ``var`` (``nnx.BatchStat``) and updates them in place when called
+with ``use_running_average=False``; the numbers follow linen's: momentum weighs the old value,
+epsilon defaults to 1e-5, and the variance is computed in one pass unless
+``use_fast_variance=False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .base import State, dtype_name
+from .flax_linen import FLAX, FlaxLinenBatchNorm
+
+
+class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
+    id = "jax-flax_nnx"
+    declared = FLAX
+
+    def native_arguments(self) -> dict:
+        return {"num_features": self.spec.num_features, **super().native_arguments()}
+
+    def spec_from_native(self, native: dict):
+        return replace(super().spec_from_native(native), num_features=native["num_features"])
+
+    def native_defaults(self) -> dict:
+        default = nnx.BatchNorm(self.spec.num_features, rngs=nnx.Rngs(0))
+        return {"momentum": default.momentum, "epsilon": default.epsilon}
+
+    def native_state_names(self) -> tuple:
+        return tuple(name if getattr(self.layer, name, None) is not None else "absent" for name in ("mean", "var", "scale", "bias"))
+
+    def moving_dtype(self) -> str:
+        return dtype_name(self.layer.mean[...].dtype)
+
+    def _build(self) -> None:
+        native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
+        self.layer = nnx.BatchNorm(**native, rngs=nnx.Rngs(0))
+
+    def _train(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=False))
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=True))
+
+    def _read(self) -> tuple:
+        layer, c = self.layer, self.spec.num_features
+        gamma = layer.scale[...] if layer.scale is not None else np.ones(c)
+        beta = layer.bias[...] if layer.bias is not None else np.zeros(c)
+        return layer.mean[...], layer.var[...], gamma, beta
+
+    def _write(self, state: State) -> None:
+        layer = self.layer
+        for name, value in zip(("mean", "var", "scale", "bias"), state):
+            variable = getattr(layer, name, None)
+            if variable is not None:
+                variable[...] = jnp.asarray(value, variable[...].dtype)
