@@ -122,6 +122,18 @@ class Adapter(abc.ABC):
                 raise SpecError(f"state.{name}", value, "must be finite")
         self._write(State(*(np.asarray(v, dtype=np.float64) for v in state)))
 
+    def founding_network(self, kernel: float, second_kernel: float, x, y, learning_rate: float) -> dict[str, Any]:
+        """The founding question's network, trained one step in this framework's own API.
+
+        dense(1, no bias, ``kernel``) -> this BatchNorm -> ReLU -> dense(1, no bias,
+        ``second_kernel``) -> this BatchNorm, mean squared error against ``y``, one Adam step
+        (``learning_rate``, epsilon 1e-8 as ``tf.train.AdamOptimizer``) with the moving statistics
+        updated, then read back in inference mode. Both BatchNorms are built from ``self.native``.
+        Returns the first dense kernel, the first BatchNorm's state (``moving_mean``,
+        ``moving_variance``, ``gamma``, ``beta``) and its inference output ``bn_1`` for ``x``.
+        """
+        raise NotImplementedError(f"{self.id} has no training API to run the founding question's network in")
+
     # -- what each framework implements ----------------------------------------------------------
 
     @abc.abstractmethod

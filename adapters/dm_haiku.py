@@ -84,6 +84,35 @@ class HaikuBatchNorm(Adapter):
         sample = jnp.zeros((2,) + (1,) * (self.spec.ndim - 2) + (self.spec.num_features,), self.spec.dtype)
         self.params, self.ema_state = self.transformed.init(jax.random.key(0), sample, True)
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        import optax
+
+        native, constant = self.native, hk.initializers.Constant
+
+        def forward(x, is_training):
+            hidden = hk.Linear(1, with_bias=False, w_init=constant(kernel), name="dense_1")(x)
+            bn_1 = hk.BatchNorm(**native, name="bn_1")(hidden, is_training)
+            predx = hk.Linear(1, with_bias=False, w_init=constant(second_kernel), name="dense_2")(jax.nn.relu(bn_1))
+            return hk.BatchNorm(**native, name="bn_2")(predx, is_training), bn_1
+
+        network = hk.transform_with_state(forward)
+        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        params, state = network.init(jax.random.key(0), x, True)
+
+        def loss(params):
+            (pred, _), new_state = network.apply(params, state, None, x, True)
+            return jnp.mean((pred - y) ** 2), new_state
+
+        grads, state = jax.grad(loss, has_aux=True)(params)
+        adam = optax.adam(learning_rate, eps=1e-8)
+        updates, _ = adam.update(grads, adam.init(params), params)
+        params = optax.apply_updates(params, updates)
+        (_, bn_1), _ = network.apply(params, state, None, x, False)
+        values = {"kernel": params["dense_1"]["w"], "moving_mean": state["bn_1/~/mean_ema"]["average"],
+                  "moving_variance": state["bn_1/~/var_ema"]["average"], "gamma": params["bn_1"]["scale"],
+                  "beta": params["bn_1"]["offset"], "bn_1": bn_1}
+        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
         x = jnp.asarray(batch, self.spec.dtype)
         output, self.ema_state = self.transformed.apply(self.params, self.ema_state, None, x, True)

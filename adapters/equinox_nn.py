@@ -13,6 +13,7 @@ the layer's ``axis_name``.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import equinox as eqx
@@ -93,6 +94,53 @@ class EquinoxEmaBatchNorm(Adapter):
         x = jnp.asarray(batch, self.spec.dtype)
         run = jax.vmap(lambda xi, s: self.model(xi, s, inference=inference), axis_name=AXIS_NAME, in_axes=(0, None), out_axes=(0, None))
         return run(x, self.state_)
+
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        import optax
+
+        native = dict(self.native, input_size=1, dtype=jnp.dtype(self.native["dtype"]))
+
+        def dense(value):
+            layer = eqx.nn.Linear(1, 1, use_bias=False, key=jax.random.key(0))
+            return eqx.tree_at(lambda m: m.weight, layer, jnp.full((1, 1), value, jnp.float32))
+
+        class Network(eqx.Module):
+            dense_1: eqx.nn.Linear
+            bn_1: eqx.nn.BatchNorm
+            dense_2: eqx.nn.Linear
+            bn_2: eqx.nn.BatchNorm
+
+            def __init__(self):
+                self.dense_1, self.dense_2 = dense(kernel), dense(second_kernel)
+                self.bn_1, self.bn_2 = eqx.nn.BatchNorm(**native), eqx.nn.BatchNorm(**native)
+
+            def __call__(self, x, state, inference):
+                bn_1, state = self.bn_1(self.dense_1(x), state, inference=inference)
+                pred, state = self.bn_2(self.dense_2(jax.nn.relu(bn_1)), state, inference=inference)
+                return (pred, bn_1), state
+
+        network, state = eqx.nn.make_with_state(Network)()
+        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+
+        def run(network, state, inference):
+            return jax.vmap(lambda xi, s: network(xi, s, inference), axis_name=AXIS_NAME, in_axes=(0, None), out_axes=(0, None))(x, state)
+
+        @eqx.filter_grad(has_aux=True)
+        def grads_of(network, state):
+            (pred, _), state = run(network, state, False)
+            return jnp.mean((pred - y) ** 2), state
+
+        grads, state = grads_of(network, state)
+        adam, trainable = optax.adam(learning_rate, eps=1e-8), eqx.filter(network, eqx.is_inexact_array)
+        updates, _ = adam.update(grads, adam.init(trainable), trainable)
+        network = eqx.apply_updates(network, updates)
+        (_, bn_1), _ = run(network, state, True)
+        adapter = copy.copy(self)
+        adapter.model, adapter.state_ = network.bn_1, state
+        mean, variance = adapter._moving()
+        values = {"kernel": network.dense_1.weight, "moving_mean": mean, "moving_variance": variance,
+                  "gamma": network.bn_1.weight, "beta": network.bn_1.bias, "bn_1": bn_1}
+        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         output, self.state_ = self._call(batch, inference=False)

@@ -79,6 +79,36 @@ class FlaxLinenBatchNorm(Adapter):
         sample = jnp.zeros(shape, native["dtype"])
         self.variables = dict(self.module.init(jax.random.key(0), sample, use_running_average=True))
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        import optax
+
+        native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
+
+        class Network(nn.Module):
+            @nn.compact
+            def __call__(self, x, train):
+                hidden = nn.Dense(1, use_bias=False, kernel_init=nn.initializers.constant(kernel), name="dense_1")(x)
+                bn_1 = nn.BatchNorm(**native, use_running_average=not train, name="bn_1")(hidden)
+                predx = nn.Dense(1, use_bias=False, kernel_init=nn.initializers.constant(second_kernel))(nn.relu(bn_1))
+                return nn.BatchNorm(**native, use_running_average=not train)(predx), bn_1
+
+        network, x, y = Network(), jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        variables = network.init(jax.random.key(0), x, train=False)
+
+        def loss(params):
+            (pred, _), updates = network.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])
+            return jnp.mean((pred - y) ** 2), updates["batch_stats"]
+
+        grads, batch_stats = jax.grad(loss, has_aux=True)(variables["params"])
+        adam = optax.adam(learning_rate, eps=1e-8)
+        updates, _ = adam.update(grads, adam.init(variables["params"]), variables["params"])
+        params = optax.apply_updates(variables["params"], updates)
+        _, bn_1 = network.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
+        values = {"kernel": params["dense_1"]["kernel"], "moving_mean": batch_stats["bn_1"]["mean"],
+                  "moving_variance": batch_stats["bn_1"]["var"], "gamma": params["bn_1"]["scale"],
+                  "beta": params["bn_1"]["bias"], "bn_1": bn_1}
+        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
         x = jnp.asarray(batch, self.spec.dtype)
         output, updates = self.module.apply(self.variables, x, use_running_average=False, mutable=["batch_stats"])

@@ -42,6 +42,31 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
         native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
         self.layer = nnx.BatchNorm(**native, rngs=nnx.Rngs(0))
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        import optax
+
+        native, rngs = dict(self.native, num_features=1, dtype=jnp.dtype(self.native["dtype"])), nnx.Rngs(0)
+
+        class Network(nnx.Module):
+            def __init__(self):
+                self.dense_1 = nnx.Linear(1, 1, use_bias=False, kernel_init=nnx.initializers.constant(kernel), rngs=rngs)
+                self.bn_1 = nnx.BatchNorm(**native, rngs=rngs)
+                self.dense_2 = nnx.Linear(1, 1, use_bias=False, kernel_init=nnx.initializers.constant(second_kernel), rngs=rngs)
+                self.bn_2 = nnx.BatchNorm(**native, rngs=rngs)
+
+            def __call__(self, x, train):
+                mode = {"use_running_average": not train}
+                return self.bn_2(self.dense_2(nnx.relu(self.bn_1(self.dense_1(x), **mode))), **mode)
+
+        network, x, y = Network(), jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        optimizer = nnx.Optimizer(network, optax.adam(learning_rate, eps=1e-8), wrt=nnx.Param)
+        grads = nnx.grad(lambda model: jnp.mean((model(x, train=True) - y) ** 2))(network)
+        optimizer.update(network, grads)
+        bn_1 = network.bn_1
+        values = {"kernel": network.dense_1.kernel[...], "moving_mean": bn_1.mean[...], "moving_variance": bn_1.var[...],
+                  "gamma": bn_1.scale[...], "beta": bn_1.bias[...], "bn_1": bn_1(network.dense_1(x), use_running_average=True)}
+        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=False))
 

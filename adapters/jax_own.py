@@ -109,6 +109,20 @@ def infer(state, x, epsilon, *, channel_axis):
     return _normalize(x.astype(compute), mean, variance, gamma, beta, epsilon).astype(x.dtype)
 
 
+def initial_variables(num_features: int, conventions: Conventions) -> dict[str, jax.Array]:
+    """A fresh layer's variables; parameters and moving statistics stay float32 for half inputs."""
+    c, param = num_features, jnp.float32
+    return {
+        "mean": jnp.full(c, conventions.initial_mean, param),
+        "var": jnp.full(c, conventions.initial_variance, param),
+        "hidden_mean": jnp.full(c, conventions.initial_mean, param),
+        "hidden_var": jnp.full(c, conventions.initial_variance, param),
+        "gamma": jnp.ones(c, param),
+        "beta": jnp.zeros(c, param),
+        "steps": jnp.zeros((), jnp.int32),
+    }
+
+
 class JaxOwnBatchNorm(Adapter):
     """The own implementation, following TensorFlow/Keras's conventions unless told otherwise.
 
@@ -151,19 +165,36 @@ class JaxOwnBatchNorm(Adapter):
         return {"momentum": self.declared.default_momentum, "epsilon": self.declared.default_epsilon}
 
     def _build(self) -> None:
-        spec, conv = self.spec, self.declared
-        param = jnp.float32  # parameters and moving statistics stay float32 for half inputs
-        c = spec.num_features
-        self.variables = {
-            "mean": jnp.full(c, conv.initial_mean, param),
-            "var": jnp.full(c, conv.initial_variance, param),
-            "hidden_mean": jnp.full(c, conv.initial_mean, param),
-            "hidden_var": jnp.full(c, conv.initial_variance, param),
-            "gamma": jnp.ones(c, param),
-            "beta": jnp.zeros(c, param),
-            "steps": jnp.zeros((), jnp.int32),
-        }
-        self.rules = rules_of(conv, spec.averaging)
+        self.variables = initial_variables(self.spec.num_features, self.declared)
+        self.rules = rules_of(self.declared, self.spec.averaging)
+
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        """The network as pure functions: ``jax.grad`` through the shared training step, then optax's Adam."""
+        import optax
+
+        decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
+        epsilon, step = jnp.float32(self.spec.epsilon), partial(train_step, reduce_axes=(0,))
+        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        params = {"kernel": jnp.float32(kernel), "second_kernel": jnp.float32(second_kernel),
+                  "gamma_1": jnp.ones(1), "beta_1": jnp.zeros(1), "gamma_2": jnp.ones(1), "beta_2": jnp.zeros(1)}
+        fresh = initial_variables(1, self.declared)
+
+        def loss(params):
+            bn_1 = dict(fresh, gamma=params["gamma_1"], beta=params["beta_1"])
+            bn_2 = dict(fresh, gamma=params["gamma_2"], beta=params["beta_2"])
+            hidden, bn_1 = step(bn_1, x * params["kernel"], decay, epsilon, self.rules)
+            pred, bn_2 = step(bn_2, jax.nn.relu(hidden) * params["second_kernel"], decay, epsilon, self.rules)
+            return jnp.mean((pred - y) ** 2), bn_1
+
+        grads, bn_1 = jax.grad(loss, has_aux=True)(params)
+        adam = optax.adam(learning_rate, eps=1e-8)
+        updates, _ = adam.update(grads, adam.init(params), params)
+        params = optax.apply_updates(params, updates)
+        bn_1 = dict(bn_1, gamma=params["gamma_1"], beta=params["beta_1"])
+        values = {"kernel": params["kernel"], "moving_mean": bn_1["mean"], "moving_variance": bn_1["var"],
+                  "gamma": bn_1["gamma"], "beta": bn_1["beta"],
+                  "bn_1": infer(bn_1, x * params["kernel"], epsilon, channel_axis=1)}
+        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))

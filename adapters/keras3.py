@@ -85,6 +85,9 @@ class Keras3BatchNorm(Adapter):
     def moving_dtype(self) -> str:
         return dtype_name(self.layer.moving_mean.dtype)
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        return keras_founding_network(keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)
 
@@ -104,3 +107,33 @@ class Keras3BatchNorm(Adapter):
         pairs += [(layer.beta, state.beta)] if layer.center else []
         for variable, value in pairs:
             variable.assign(value.astype(dtype_name(variable.dtype)))
+
+
+def keras_founding_network(module, native, native_ndim, kernel, second_kernel, x, y, learning_rate) -> dict:
+    """The founding question's network in Keras 3 or tf_keras (``module``), one step under a GradientTape.
+
+    A layer that wants 4-D batches (the fused kernel) gets (N, 1, 1, 1) and hands back (N, 1).
+    """
+    import tensorflow as tf
+
+    arguments = {k: v for k, v in native.items() if k != "dtype"}
+    dense_1 = module.layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(kernel))
+    dense_2 = module.layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(second_kernel))
+    bn_1, bn_2 = module.layers.BatchNormalization(**arguments), module.layers.BatchNormalization(**arguments)
+    lift = (1,) * ((native_ndim or 2) - 2)
+
+    def through(layer, h, training):
+        return tf.reshape(layer(tf.reshape(h, (-1, 1) + lift), training=training), (-1, 1))
+
+    x, y = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
+    optimizer = module.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-8)
+    with tf.GradientTape() as tape:
+        pred = through(bn_2, dense_2(tf.nn.relu(through(bn_1, dense_1(x), True))), True)
+        loss = tf.reduce_mean(tf.square(pred - y))
+    variables = dense_1.trainable_variables + bn_1.trainable_variables + dense_2.trainable_variables + bn_2.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    values = {
+        "kernel": dense_1.kernel, "moving_mean": bn_1.moving_mean, "moving_variance": bn_1.moving_variance,
+        "gamma": bn_1.gamma, "beta": bn_1.beta, "bn_1": through(bn_1, dense_1(x), False),
+    }
+    return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}

@@ -112,6 +112,9 @@ class Tf1BatchNorm(Adapter):
     def moving_dtype(self) -> str:
         return self.native_dtypes()["moving"]
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        return self.worker.call("founding_network", self.native, kernel, second_kernel, x, y, learning_rate)
+
     def _build(self) -> None:
         self.worker = Worker.get()
         shape = [None] * self.spec.ndim  # any batch size and spatial size, the channel count fixed

@@ -65,6 +65,34 @@ class Layer:
         return {"output": self.output.dtype.name, "moving": self.variables[0].dtype.base_dtype.name}
 
 
+def founding_network(native, kernel, second_kernel, x, y, learning_rate):
+    """The question's own graph: dense, batch_normalization, ReLU, dense, batch_normalization,
+    AdamOptimizer.minimize under the UPDATE_OPS dependency, run once with training=True."""
+    arguments = {k: v for k, v in native.items() if k != "dtype"}
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = v1.placeholder(tf.float32, [None, 1])
+        targets = v1.placeholder(tf.float32, [None, 1])
+        training = v1.placeholder(tf.bool, [])
+        hidden_1 = v1.layers.dense(inputs, 1, use_bias=False, kernel_initializer=v1.constant_initializer(kernel))
+        bn_1 = v1.layers.batch_normalization(hidden_1, training=training, **arguments)
+        predx = v1.layers.dense(tf.nn.relu(bn_1), 1, use_bias=False, kernel_initializer=v1.constant_initializer(second_kernel))
+        pred = v1.layers.batch_normalization(predx, training=training, **arguments)
+        loss = tf.reduce_mean(tf.square(pred - targets))
+        with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+            step = v1.train.AdamOptimizer(learning_rate=learning_rate).minimize(loss)
+        names = {"kernel": "dense/kernel", "moving_mean": "batch_normalization/moving_mean",
+                 "moving_variance": "batch_normalization/moving_variance",
+                 "gamma": "batch_normalization/gamma", "beta": "batch_normalization/beta"}
+        found = {v.name.split(":")[0]: v for v in v1.global_variables()}
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            session.run(step, {inputs: x, targets: y, training: True})
+            values = session.run({name: found[key] for name, key in names.items()})
+            values["bn_1"] = session.run(bn_1, {inputs: x, training: False})
+    return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+
+
 def defaults():
     """Momentum and epsilon of a legacy layer built with default arguments."""
     layer = v1.layers.BatchNormalization()
@@ -84,6 +112,8 @@ def serve(requests, answers) -> None:
                 value = len(layers) - 1
             elif verb == "defaults":
                 value = defaults()
+            elif verb == "founding_network":
+                value = founding_network(*arguments)
             else:
                 handle, *rest = arguments
                 value = getattr(layers[handle], verb)(*rest)

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from .conventions import Conventions
-from .keras3 import Keras3BatchNorm
+from .keras3 import Keras3BatchNorm, keras_founding_network
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
@@ -54,6 +54,9 @@ class TfKerasBatchNorm(Keras3BatchNorm):
         weights = (layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta)
         # "batch_normalization_7/moving_mean:0" -> "moving_mean": the name a checkpoint key ends in
         return tuple(w.name.split("/")[-1].split(":")[0] if w is not None else "absent" for w in weights)
+
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        return keras_founding_network(tf_keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
 
     def _build(self) -> None:
         self.layer = tf_keras.layers.BatchNormalization(**self.native)

@@ -94,6 +94,36 @@ class TorchBatchNorm(Adapter):
     def _from_native(self, output: "torch.Tensor") -> np.ndarray:
         return super()._from_native(output.to(torch.float64).numpy())
 
+    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        norm = getattr(torch.nn, self.module_class)
+        native = {k: v for k, v in self.native.items() if k not in ("num_features", "dtype")}
+        dense_1, dense_2 = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
+        bn_1, bn_2 = norm(1, **native), norm(1, **native)
+        with torch.no_grad():
+            dense_1.weight.fill_(kernel)
+            dense_2.weight.fill_(second_kernel)
+        lift = (1,) * ((self.native_ndim or 2) - 2)  # BatchNorm2d wants (N, 1, 1, 1)
+
+        def through(norm_layer, h):
+            return norm_layer(h.reshape(h.shape + lift)).reshape(h.shape)
+
+        x, y = (torch.tensor(v, dtype=torch.float32) for v in (x, y))
+        layers = torch.nn.ModuleList([dense_1, bn_1, dense_2, bn_2])
+        optimizer = torch.optim.Adam(layers.parameters(), lr=learning_rate, eps=1e-8)
+        pred = through(bn_2, dense_2(torch.relu(through(bn_1, dense_1(x)))))
+        loss = ((pred - y) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        layers.eval()
+        with torch.no_grad():
+            bn_1_output = through(bn_1, dense_1(x))
+        values = {
+            "kernel": dense_1.weight, "moving_mean": bn_1.running_mean, "moving_variance": bn_1.running_var,
+            "gamma": bn_1.weight, "beta": bn_1.bias, "bn_1": bn_1_output,
+        }
+        return {name: value.detach().numpy().astype(np.float64).ravel() for name, value in values.items()}
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)
 

@@ -44,6 +44,18 @@ def record_cell(request):
     return record
 
 
+@pytest.fixture
+def record_seed(request):
+    """``record_seed(impl_id, values, follows_tensorflow, epsilon)``: what the founding question's
+    network gave in one implementation, for the report's answer to the question."""
+
+    def record(impl_id: str, values: dict, follows_tensorflow: bool, epsilon: float) -> None:
+        seed = {"impl": impl_id, "values": values, "follows_tensorflow": follows_tensorflow, "epsilon": epsilon}
+        request.node.user_properties.append(("bnparity_seed", seed))
+
+    return record
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Turn each known divergence into a strict xfail; warn about entries no collected test matches.
