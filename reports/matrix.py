@@ -29,14 +29,15 @@ ROWS: tuple[Row, ...] = (
     Row("default_epsilon", "Default epsilon",
         "Carry epsilon explicitly: the defaults 1e-3 and 1e-5 change outputs wherever the variance is small."),
     Row("train_normalize_variance", "Variance that normalizes a batch in training",
-        "Everywhere the biased one: training outputs agree once the statistics do."),
+        "Where a training batch is normalized with the moving statistics instead of its own, training outputs "
+        "differ from the second step on, even where the moving statistics agree."),
     Row("moving_variance_update", "Variance that enters the moving average",
         "An unbiased update stores n/(n-1) times more; at small batches the moving variances drift apart."),
     Row("initial_mean", "Initial moving mean", "The first steps blend with this value: it is part of the state."),
     Row("initial_variance", "Initial moving variance", "Likewise; a model evaluated after few steps depends on it."),
     Row("first_step", "What the first step stores",
-        "blend: decay * initial + (1 - decay) * batch, the founding question's surprise; debiased and copy "
-        "store the batch value."),
+        "blend: decay * initial + (1 - decay) * batch, the founding question's surprise; copy stores the batch "
+        "value; debiased divides a hidden average by 1 - decay**t, which gives the batch value only where it starts at 0."),
     Row("batch_size_1", "One value per channel in training",
         "Some refuse, others normalize everything to beta and store a zero (or NaN) variance."),
     Row("cumulative_average", "A cumulative (non-exponential) average",
