@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "equinox", "onnx", "onnxruntime")
 
@@ -74,3 +76,18 @@ def test_selecting_torch_runs_only_torch_cases_and_imports_no_other_framework(tm
     assert all("[torch-" in nodeid for nodeid in found["ids"]), [i for i in found["ids"] if "[torch-" not in i]
     assert found["outcomes"].get("passed", 0) > 100
     assert found["loaded"] == ["torch"]
+
+
+@pytest.mark.parametrize("family", FRAMEWORKS)
+def test_selecting_a_family_collects_exactly_its_implementations(family):
+    """``pytest -k <family>`` collects every implementation of that family and nothing of another."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-k", family, "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    nodeids = [line for line in done.stdout.splitlines() if "::" in line]
+    parameters = [nodeid.split("[", 1)[1] for nodeid in nodeids]
+    assert parameters and all(p.startswith(f"{family}-") for p in parameters), [n for n in nodeids if f"[{family}-" not in n]
+    family_ids = [i for i, impl in IMPLEMENTATIONS.items() if impl.framework == family]
+    assert {i for i in family_ids if any(p.startswith(f"{i}-") or p == f"{i}]" for p in parameters)} == set(family_ids)
