@@ -94,5 +94,6 @@ class ReferenceBatchNorm:
             return value.copy(), hidden
         if self.conventions.first_step == "debiased":
             hidden = d * hidden + (1 - d) * value
-            return hidden / (1 - d**t), hidden
+            with np.errstate(divide="ignore", invalid="ignore"):  # decay 1 divides by 0, as Haiku and Equinox do
+                return hidden / (1 - d**t), hidden
         return d * moving + (1 - d) * value, hidden

@@ -1,20 +1,33 @@
-"""The pytest plugin that gathers observations from the suites and writes the conventions matrix.
+"""The pytest plugin: gathers what the suites observed and writes the run's outputs.
 
 Observations travel as ``user_properties`` on test reports, which pytest-xdist sends from every
 worker to the controller; the controller alone writes, at the end of the session, so serial and
-``-n N`` runs write the same matrix.
+``-n N`` runs write the same files:
+
+- ``conventions.json`` and ``CONVENTIONS.md``: the conventions matrix (``bnparity_cell`` records);
+- ``report.html``: the pytest-html report, self-contained, with the matrix first, every comparison's
+  errors and tolerance (``bnparity_comparison``), plots, and the answer to the founding question
+  (``bnparity_seed``). It is written on every run, interrupted and failing ones included; ``--html``
+  chooses another path.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from . import matrix
+from adapters.registry import IMPLEMENTATIONS
 
-CELL = "bnparity_cell"
+from . import html, matrix, plots
+
+CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
 COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
+#: The multi-step case drawn for every implementation: batch size 2 makes the unbiased factor 2,
+#: and the first steps show blend, copy and debiasing apart.
+TRAJECTORY_CASE = ("test_after_many_steps", "decay0.9-batch2-features1")
+DRIFT_TEST = "test_unbiased_update_drift_after_the_port"
 
 
 def pytest_addoption(parser):
@@ -22,7 +35,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--bnparity-out",
         default="reports/out",
-        help="folder for the run's outputs (conventions.json, CONVENTIONS.md); relative to the project root",
+        help="folder for the run's outputs (conventions.json, CONVENTIONS.md, report.html); relative to the project root",
     )
     group.addoption(
         "--update-conventions",
@@ -31,29 +44,76 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
-    config.pluginmanager.register(MatrixWriter(config), "bnparity-matrix")
-
-
 def output_folder(config) -> Path:
     folder = Path(config.getoption("--bnparity-out"))
     return folder if folder.is_absolute() else config.rootpath / folder
 
 
-class MatrixWriter:
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Ask pytest-html (configured after this) for a self-contained report in the output folder."""
+    records = RunRecords(config)
+    config.pluginmanager.register(records, "bnparity-records")
+    if config.pluginmanager.hasplugin("html"):
+        if not config.getoption("htmlpath", None):
+            config.option.htmlpath = str(output_folder(config) / "report.html")
+            config.option.self_contained_html = True
+        config.pluginmanager.register(HtmlReport(records), "bnparity-html")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata, config):
+    """The report's environment header (pytest-metadata): the packages of every registered
+    implementation, with their versions or "not installed"; Python and platform are already there."""
+    for name, version in matrix.environment().items():
+        if name not in ("python", "platform"):
+            metadata[name] = html.text(version)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Name the implementation a test runs on, for the report's framework and implementation columns."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    impls = [value for value in params.values() if isinstance(value, str) and value in IMPLEMENTATIONS]
+    if impls:
+        item.user_properties.append((IMPL, impls[0]))
+
+
+def properties(report, name: str) -> list:
+    return [value for key, value in getattr(report, "user_properties", ()) if key == name]
+
+
+class RunRecords:
+    """Everything the run recorded, gathered on the controller; writes the matrix at the end."""
+
     def __init__(self, config):
         self.config = config
         self.cells: list[dict] = []
+        self.seeds: list[dict] = []
+        self.steps: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)  # (test, case) -> impl -> quantity
 
     def pytest_runtest_logreport(self, report):
-        if report.when == "call":
-            self.cells += [value for name, value in report.user_properties if name == CELL]
+        if report.when != "call":
+            return
+        self.cells += properties(report, CELL)
+        self.seeds += properties(report, SEED)
+        impl = next(iter(properties(report, IMPL)), None)
+        name, _, case = report.nodeid.split("::")[-1].partition("[")
+        case = case.rstrip("]")
+        if impl and case.startswith(impl + "-"):
+            case = case[len(impl) + 1 :]
+        for comparison in properties(report, COMPARISON):
+            if "steps" in comparison:
+                self.steps[(name, case)].setdefault(impl or case, {})[comparison["quantity"]] = comparison["steps"]
+
+    def matrix(self) -> dict:
+        return matrix.build(self.cells)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
         if hasattr(self.config, "workerinput") or not self.cells:
             return  # a worker, or a run that probed no convention: leave the last matrix as it is
-        result = matrix.build(self.cells)
+        result = self.matrix()
         out = output_folder(self.config)
         out.mkdir(parents=True, exist_ok=True)
         (out / "conventions.json").write_text(matrix.to_json(result))
@@ -64,3 +124,65 @@ class MatrixWriter:
             if incomplete:
                 raise pytest.UsageError(f"--update-conventions needs every implementation; not run: {', '.join(incomplete)}")
             COMMITTED.write_text(markdown)
+
+
+class HtmlReport:
+    """pytest-html's hooks: the extra columns, the failure details and the sections above the results."""
+
+    COLUMNS = (("framework", "Framework"), ("impl", "Implementation"), ("quantity", "Quantity compared"),
+               ("abs", "Max abs error"), ("rel", "Max rel error"), ("tolerance", "Tolerance"))
+
+    def __init__(self, records: RunRecords):
+        self.records = records
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report):
+        report.title = "bnparity: BatchNorm moving statistics across frameworks"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix, summary, postfix, session):
+        prefix.append(html.matrix_section(self.records.matrix()))
+        if self.records.seeds:
+            printed = self.records.seeds[0]["printed"]
+            prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))
+        series = self.records.steps.get(TRAJECTORY_CASE)
+        if series:
+            prefix.append(html.figure_section(
+                "bnparity-trajectories", "Moving statistics per step",
+                "Channel 0 of <code>test_after_many_steps</code> at decay 0.9, batch size 2, one feature: each "
+                "implementation (solid) and the float64 reference for its conventions (dashed). The unbiased update "
+                "doubles the variance at batch size 2; debiased and copying first steps start at the batch value.",
+                plots.trajectories(dict(sorted(series.items(), key=lambda kv: order({"impl": kv[0]}))), "decay 0.9, batch 2"),
+            ))
+        curves = [(case.rsplit("-", 1)[-1], s["actual"], s["expected"])
+                  for (test, case), by_impl in sorted(self.records.steps.items()) if test == DRIFT_TEST
+                  for s in [next(iter(by_impl.values()))["moving variance drift per step"]]]
+        if curves:
+            prefix.append(html.figure_section(
+                "bnparity-drift", "Porting drift: PyTorch's unbiased update against Keras 3",
+                "Both layers trained on the same 100 batches at decay 0.9: PyTorch's running_var minus Keras 3's "
+                "moving_variance, measured (solid) and predicted from n/(n-1) (dashed), for three batch sizes.",
+                plots.drift(sorted(curves, key=lambda c: int(c[0].removeprefix("batch"))), "moving variance drift per step"),
+            ))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells):
+        cells[2:2] = [f'<th class="sortable" data-column-type="{key}">{label}</th>' for key, label in self.COLUMNS]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report, cells):
+        impl = next(iter(properties(report, IMPL)), "")
+        framework = IMPLEMENTATIONS[impl].framework if impl else ""
+        values = {"framework": framework, "impl": html.text(impl), **html.comparison_cells(properties(report, COMPARISON), properties(report, CELL))}
+        cells[1] = f'<td class="col-testId">{html.text(report.nodeid + ("" if report.when == "call" else "::" + report.when))}</td>'
+        cells[2:2] = [f'<td class="col-{key}">{values[key]}</td>' for key, _ in self.COLUMNS]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_html(self, report, data):
+        if report.failed:
+            data.insert(0, html.failure_details(report.nodeid, properties(report, COMPARISON)))
+
+
+def order(seed: dict) -> int:
+    """Registry order, so every table and legend lists implementations the same way."""
+    return list(IMPLEMENTATIONS).index(seed["impl"]) if seed["impl"] in IMPLEMENTATIONS else len(IMPLEMENTATIONS)

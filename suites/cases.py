@@ -71,6 +71,8 @@ class Comparison:
     tolerance: Tolerance
     passed: bool
     message: str
+    #: For a failure, the worst elements side by side: (index, actual, expected), largest error first.
+    worst: tuple[tuple[tuple[int, ...], float, float], ...] = ()
 
 
 def compare(quantity: str, actual, expected, dtype: str) -> Comparison:
@@ -95,9 +97,14 @@ def compare(quantity: str, actual, expected, dtype: str) -> Comparison:
     if not bad.any():
         return Comparison(quantity, dtype, max_abs, max_rel, tol, True, "")
     first = tuple(int(i) for i in np.argwhere(bad)[0])
+    order = np.argsort(np.where(bad, np.nan_to_num(error, nan=np.inf), -1.0), axis=None)[::-1][: min(8, int(bad.sum()))]
+    worst = tuple(
+        (index, float(actual[index]), float(expected[index]))
+        for index in (tuple(int(i) for i in np.unravel_index(flat, bad.shape)) for flat in order)
+    )
     message = (
         f"{quantity}: {int(bad.sum())} of {bad.size} values outside rtol={tol.rtol:g}, atol={tol.atol:g} ({dtype}); "
         f"first at index {first}: actual {actual[first]!r} vs expected {expected[first]!r}; "
         f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g}"
     )
-    return Comparison(quantity, dtype, max_abs, max_rel, tol, False, message)
+    return Comparison(quantity, dtype, max_abs, max_rel, tol, False, message, worst)

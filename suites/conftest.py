@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 
 from .cases import compare
@@ -16,13 +17,16 @@ def assert_close(request):
     """``assert_close(quantity, actual, expected, dtype)``: compare, record the numbers, fail if off.
 
     Every comparison is recorded on the test (``user_properties``), so the report can show the
-    largest errors and the tolerance of passing tests too, including under pytest-xdist.
+    largest errors and the tolerance of passing tests too, including under pytest-xdist. For a
+    trajectory ("... per step", steps x channels) the first channel's values travel too, for plots.
     """
 
     def check(quantity: str, actual, expected, dtype: str):
         result = compare(quantity, actual, expected, dtype)
         record = asdict(result)
         record["tolerance"] = asdict(result.tolerance)
+        if "per step" in quantity and np.ndim(actual) == 2 and np.shape(actual) == np.shape(expected):
+            record["steps"] = {"actual": np.asarray(actual, float)[:, 0].tolist(), "expected": np.asarray(expected, float)[:, 0].tolist()}
         request.node.user_properties.append(("bnparity_comparison", record))
         assert result.passed, result.message
         return result
@@ -46,11 +50,11 @@ def record_cell(request):
 
 @pytest.fixture
 def record_seed(request):
-    """``record_seed(impl_id, values, follows_tensorflow, epsilon)``: what the founding question's
+    """``record_seed(impl_id, values, follows_tensorflow, epsilon, printed)``: what the founding question's
     network gave in one implementation, for the report's answer to the question."""
 
-    def record(impl_id: str, values: dict, follows_tensorflow: bool, epsilon: float) -> None:
-        seed = {"impl": impl_id, "values": values, "follows_tensorflow": follows_tensorflow, "epsilon": epsilon}
+    def record(impl_id: str, values: dict, follows_tensorflow: bool, epsilon: float, printed: dict) -> None:
+        seed = {"impl": impl_id, "values": values, "follows_tensorflow": follows_tensorflow, "epsilon": epsilon, "printed": printed}
         request.node.user_properties.append(("bnparity_seed", seed))
 
     return record

@@ -122,4 +122,6 @@ def test_the_question_network(impl_id, assert_close, record_property, record_see
         assert_close("moving mean (the batch mean itself)", state.mean, [W0 / 2], "float32")
     values = {name: value.tolist() for name, value in result.items()}
     values["bn_1 given the printed kernel"] = bn_1_given_the_printed_kernel(adapter, state).tolist()
-    record_seed(impl_id, values, follows_tensorflow(declared), adapter.spec.epsilon)
+    printed = {name: np.asarray(value).tolist() for name, value in PRINTED.items()}
+    printed["bn_1 given the printed kernel"] = printed.pop("bn_1")
+    record_seed(impl_id, values, follows_tensorflow(declared), adapter.spec.epsilon, printed)

@@ -1,0 +1,165 @@
+"""HTML fragments for the pytest-html report, rendered from what the run recorded.
+
+Every piece of text that did not come from this module (observations, evidence, error messages,
+test ids, framework reprs) passes through :func:`text`, so a framework message containing
+``<script>`` is shown, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+
+from . import plots
+from .matrix import ROWS
+
+STYLE = """<style>
+.bnparity h2 { margin-top: 1.2em; }
+.bnparity-scroll { overflow-x: auto; max-width: 100%; }
+#bnparity-matrix, .bnparity-table { border-collapse: collapse; font-size: 12px; }
+#bnparity-matrix th, #bnparity-matrix td, .bnparity-table th, .bnparity-table td {
+  border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; text-align: left; }
+#bnparity-matrix thead th { background: #f0f0f0; position: sticky; top: 0; }
+#bnparity-matrix td.mismatch { background: #f8c9c9; }
+#bnparity-matrix td.not-run, #bnparity-matrix th.not-run { background: #eee; color: #888; }
+#bnparity-matrix .declared { display: block; font-weight: bold; color: #a00; }
+.bnparity-figure { max-width: 100%; }
+.bnparity-rerun { font-family: monospace; background: #f4f4f4; padding: 2px 4px; }
+</style>"""
+
+
+def text(value) -> str:
+    """Any value as HTML-escaped text."""
+    return html.escape(str(value), quote=True)
+
+
+def matrix_section(result: dict) -> str:
+    """The conventions matrix of this run: one row per convention, one column per implementation."""
+    impls = result["implementations"]
+    head = "".join(
+        f'<th class="{"" if d["status"] == "run" else "not-run"}">{text(i)}<br><small>{text(d["version"])}</small>'
+        f'{"" if d["status"] == "run" else "<br><small>" + text(d["status"]) + "</small>"}</th>'
+        for i, d in impls.items()
+    )
+    body = []
+    for row in ROWS:
+        cells = []
+        for data in impls.values():
+            cell = data["cells"].get(row.id)
+            if cell is None:
+                status = data["status"] if data["status"] != "run" else "not observed"
+                cells.append(f'<td class="not-run">{text(status)}</td>')
+                continue
+            mismatch = cell["observed"] != cell["declared"]
+            declared = f'<span class="declared">declared: {text(cell["declared"])}</span>' if mismatch else ""
+            cells.append(
+                f'<td class="{"mismatch" if mismatch else "observed"}" title="{text(cell["evidence"])}">'
+                f'{text(cell["observed"])}{declared}</td>'
+            )
+        body.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{text(row.id)}</small></th>{"".join(cells)}</tr>')
+    run = sum(d["status"] == "run" for d in impls.values())
+    return (
+        f'{STYLE}<section class="bnparity" id="bnparity-matrix-section"><h2>Conventions matrix of this run</h2>'
+        f"<p>{run} of {len(impls)} implementations observed. Each cell is what this run measured (hover for the "
+        "evidence, and over a row title for what it means when you port); a red cell is one where the observation "
+        "differs from the adapter's declaration, which is shown beneath it; grey columns were not run.</p>"
+        f'<div class="bnparity-scroll"><table id="bnparity-matrix"><thead><tr><th>convention</th>{head}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div></section>'
+    )
+
+
+def comparison_cells(comparisons: list[dict], cells: list[dict] = ()) -> dict[str, str]:
+    """The quantity, error and tolerance columns of one test: one line per comparison; for a
+    convention probe, the observation against the declaration."""
+    if not comparisons:
+        observed = "<br>".join(
+            text(f'{c["row"]}: observed {c["observed"]!r}, declared {c["declared"]!r}') for c in cells
+        )
+        return {"quantity": observed, "abs": "", "rel": "", "tolerance": ""}
+
+    def lines(values):
+        return "<br>".join(values)
+
+    return {
+        "quantity": lines(text(c["quantity"]) + ("" if c["passed"] else " <b>(failed)</b>") for c in comparisons),
+        "abs": lines(f'{c["max_abs_error"]:.3g}' for c in comparisons),
+        "rel": lines(f'{c["max_rel_error"]:.3g}' for c in comparisons),
+        "tolerance": lines(
+            text(f'{c["dtype"]}: rtol {c["tolerance"]["rtol"]:g}, atol {c["tolerance"]["atol"]:g}') for c in comparisons
+        ),
+    }
+
+
+def failure_details(nodeid: str, comparisons: list[dict]) -> str:
+    """For a failed test: each failed comparison's worst values side by side, a plot, the rerun command."""
+    parts = [f'<div class="bnparity">Rerun exactly this case: <span class="bnparity-rerun">{text("pytest " + shlex.quote(nodeid))}</span>']
+    for c in comparisons:
+        if c["passed"]:
+            continue
+        rows = "".join(
+            f"<tr><td>{text(index)}</td><td>{actual!r}</td><td>{expected!r}</td><td>{abs(actual - expected):.3g}</td></tr>"
+            for index, actual, expected in c.get("worst", ())
+        )
+        parts.append(
+            f'<p><b>{text(c["quantity"])}</b>: {text(c["message"])}</p>'
+            f'<table class="bnparity-table"><tr><th>index</th><th>actual</th><th>expected</th><th>|error|</th></tr>{rows}</table>'
+        )
+        if "steps" in c:
+            uri = plots.failure(c["quantity"], c["steps"]["actual"], c["steps"]["expected"])
+            parts.append(f'<img class="bnparity-figure" alt="{text(c["quantity"])} per step" src="{uri}">')
+    return "".join(parts).replace("\n", " ") + "</div>"
+
+
+def figure_section(section_id: str, title: str, explanation: str, uri: str) -> str:
+    return (
+        f'<section class="bnparity" id="{section_id}"><h2>{text(title)}</h2><p>{explanation}</p>'
+        f'<img class="bnparity-figure" alt="{text(title)}" src="{uri}"></section>'
+    )
+
+
+PRINTED_ROWS = (
+    ("moving_mean", "moving mean"),
+    ("moving_variance", "moving variance"),
+    ("gamma", "gamma"),
+    ("beta", "beta"),
+    ("kernel", "hidden kernel"),
+    ("bn_1 given the printed kernel", "bn_1 (inference, printed kernel)"),
+)
+
+
+def founding_section(seeds: list[dict], printed: dict) -> str:
+    """The answer to the founding question, with what each implementation gave in this run."""
+    def number(value):
+        values = value if isinstance(value, list) else [value]
+        return ", ".join(f"{v:.8g}" for v in values)
+
+    header = "".join(f"<th>{text(label)}</th>" for _, label in PRINTED_ROWS)
+    printed_row = "".join(f"<td>{text(number(printed[key]))}</td>" for key, _ in PRINTED_ROWS)
+    rows = "".join(
+        f'<tr><td>{text(s["impl"])}</td><td>{"yes" if s["follows_tensorflow"] else "no"}</td><td>{s["epsilon"]:g}</td>'
+        + "".join(f"<td>{text(number(s['values'][key]))}</td>" for key, _ in PRINTED_ROWS)
+        + "</tr>"
+        for s in seeds
+    )
+    return (
+        '<section class="bnparity" id="bnparity-founding-question"><h2>The founding question: why is the moving mean '
+        "not the batch mean after one step?</h2>"
+        "<p>A TensorFlow 1 user trained dense &rarr; <code>batch_normalization(momentum=0.5)</code> &rarr; ReLU &rarr; "
+        "dense &rarr; <code>batch_normalization(momentum=0.5)</code> for one Adam step on x = [0, 1] and saw a moving "
+        "mean of 0.3514931 where the hidden outputs were 0 and 1.404974. The batch statistics were taken with the "
+        "kernel <em>before</em> Adam's step, W0 = 4 &times; 0.3514931 = 1.4059724, so the batch mean was 0.7029862. "
+        "TensorFlow's moving mean starts at 0 and blends from the very first step: 0.5 &times; 0 + 0.5 &times; 0.7029862 "
+        "= 0.3514931. The moving variance starts at 1 and receives the <em>biased</em> batch variance: 0.5 &times; 1 + "
+        "0.5 &times; 0.4941896 = 0.74709475. Momentum is not applied &lsquo;from the second batch&rsquo;; what the asker "
+        "expected is a <em>debiased</em> average, which Haiku keeps and Equinox's <code>mode='ema'</code> imitates by "
+        "copying the first batch. PyTorch blends too but stores the unbiased variance (0.99418956), and so does "
+        "tf_keras's fused kernel on 4-D input. Momentum 0.5 is the one value where TensorFlow's convention (weight "
+        "of the old value) and PyTorch's (weight of the new one) coincide, which hides the inversion here.</p>"
+        "<p>What each implementation gave for the question's network in this run (the second kernel, random in the "
+        "question, is 1.0; bn_1 is computed given the printed kernel 1.404974 with the implementation's default "
+        "epsilon; the hidden kernel itself depends on Adam's epsilon and the random second kernel and is not "
+        "asserted):</p>"
+        f'<div class="bnparity-scroll"><table class="bnparity-table" id="bnparity-founding-table"><tr><th>implementation</th>'
+        f"<th>TensorFlow's conventions</th><th>epsilon</th>{header}</tr>"
+        f"<tr><td><b>printed in the question</b></td><td>yes</td><td>0.001</td>{printed_row}</tr>{rows}</table></div></section>"
+    )
