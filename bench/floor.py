@@ -1,9 +1,13 @@
-"""The floor the full suite is measured against: import the three frameworks, one BatchNorm step each.
+"""The floor the full suite is measured against: import every framework under test, one BatchNorm step each.
 
-Nothing of bnparity is imported: this is what any cross-framework check must pay at least.
+Nothing of bnparity is imported: this is what any check of these implementations must pay at
+least. TensorFlow 1's graph-mode layer runs in a second interpreter, as it must (it needs
+``TF_USE_LEGACY_KERAS=1`` and eager execution off, process-wide).
 """
 
 import os
+import subprocess
+import sys
 
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -12,15 +16,51 @@ import numpy as np  # noqa: E402
 
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
+TF1 = (
+    "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+    "import numpy as np, tensorflow as tf\n"
+    "tf.compat.v1.disable_eager_execution()\n"
+    "x = tf.compat.v1.placeholder(tf.float32, [None, 4])\n"
+    "y = tf.compat.v1.layers.batch_normalization(x, training=True)\n"
+    "with tf.compat.v1.Session() as s:\n"
+    "    s.run(tf.compat.v1.global_variables_initializer())\n"
+    "    s.run([y] + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS), {x: np.ones((8, 4))})\n"
+)
+tf1 = subprocess.Popen([sys.executable, "-c", TF1], stderr=subprocess.DEVNULL)
+
 import torch  # noqa: E402
 
 torch.nn.BatchNorm1d(4)(torch.from_numpy(x))
 
 import keras  # noqa: E402
+import tf_keras  # noqa: E402
 
 keras.layers.BatchNormalization()(x, training=True)
+tf_keras.layers.BatchNormalization(fused=True)(x.reshape(8, 1, 1, 4), training=True)
 
+import equinox as eqx  # noqa: E402
+import haiku as hk  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from flax import nnx  # noqa: E402
 
 jax.jit(lambda v: (v - v.mean(0)) / jnp.sqrt(v.var(0) + 1e-3))(x).block_until_ready()
+nnx.BatchNorm(4, rngs=nnx.Rngs(0))(x)
+forward = hk.transform_with_state(lambda v: hk.BatchNorm(True, True, 0.9)(v, True))
+params, state = forward.init(jax.random.key(0), x)
+forward.apply(params, state, None, x)
+layer, state = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, "batch", mode="ema")
+jax.vmap(lambda v, s: layer(v, s), axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state)
+
+import onnxruntime  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+names = ["X", "scale", "B", "mean", "var"]
+inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [8, 4] if n == "X" else [4]) for n in names]
+outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "running_mean", "running_var")]
+node = helper.make_node("BatchNormalization", names, ["Y", "running_mean", "running_var"], training_mode=1)
+model = helper.make_model(helper.make_graph([node], "bn", inputs, outputs), opset_imports=[helper.make_opsetid("", 15)])
+ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+onnxruntime.InferenceSession(model.SerializeToString()).run(None, dict(zip(names, [x, ones, zeros, zeros, ones])))
+
+sys.exit(tf1.wait())

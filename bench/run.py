@@ -5,8 +5,9 @@
 Each command runs in a fresh interpreter, ``--repeat`` times; the median wall time and the
 largest peak resident memory are reported. Targets (from the foundation issue):
 
-- the full equivalence suite (``pytest suites``) <= 2.0x ``bench/floor.py``, which imports
-  TensorFlow/Keras 3, PyTorch and JAX and takes one BatchNorm step in each;
+- the full equivalence suite (``pytest suites``) <= 2.0x ``bench/floor.py``, which imports every
+  framework under test (TensorFlow with Keras 3 and tf_keras, TensorFlow 1 in its own process,
+  PyTorch, JAX with Flax, Haiku and Equinox, ONNX Runtime) and takes one BatchNorm step in each;
 - ``pytest suites -k torch`` <= 1.5x ``python -c "import torch, pytest"`` in time and <= 1.3x
   in peak memory.
 
@@ -28,6 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reports.matrix import environment  # noqa: E402  (imports no framework)
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
 # single child, RUSAGE_CHILDREN's ru_maxrss is that child's (or its largest descendant's) peak.
@@ -58,7 +62,8 @@ def main() -> int:
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         # The suites write their reports into a scratch folder, so a benchmark leaves the tree as it was.
-        pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={scratch}/tmp"]
+        pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={scratch}/tmp",
+                  f"--bnparity-out={scratch}/out"]
         runs = {
             "floor": measure([python, str(ROOT / "bench" / "floor.py")], args.repeat),
             "full suite": measure([*pytest, "suites"], args.repeat),
@@ -70,7 +75,7 @@ def main() -> int:
         ("-k torch / import torch, time", runs["pytest -k torch"]["wall_s"] / runs["import torch, pytest"]["wall_s"], 1.5),
         ("-k torch / import torch, peak memory", runs["pytest -k torch"]["peak_mib"] / runs["import torch, pytest"]["peak_mib"], 1.3),
     ]
-    versions = {d: importlib.metadata.version(d) for d in ("torch", "tensorflow", "keras", "jax", "jaxlib", "pytest")}
+    versions = {**environment(), "pytest": importlib.metadata.version("pytest")}
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} cores")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"{'command':<24}{'median wall (s)':>16}{'peak memory (MiB)':>20}")
