@@ -130,8 +130,14 @@ class Adapter(abc.ABC):
         (``learning_rate``, epsilon 1e-8 as ``tf.train.AdamOptimizer``) with the moving statistics
         updated, then read back in inference mode. Both BatchNorms are built from ``self.native``.
         Returns the first dense kernel, the first BatchNorm's state (``moving_mean``,
-        ``moving_variance``, ``gamma``, ``beta``) and its inference output ``bn_1`` for ``x``.
+        ``moving_variance``, ``gamma``, ``beta``) and its inference output ``bn_1`` for ``x``,
+        each as a flat float64 NumPy array.
         """
+        values = self._founding_network(kernel, second_kernel, np.asarray(x, np.float64), np.asarray(y, np.float64), learning_rate)
+        return {name: to_float64(value).ravel() for name, value in values.items()}
+
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict[str, Any]:
+        """The network's values as the framework has them (see founding_network)."""
         raise NotImplementedError(f"{self.id} has no training API to run the founding question's network in")
 
     # -- what each framework implements ----------------------------------------------------------

@@ -84,7 +84,7 @@ class HaikuBatchNorm(Adapter):
         sample = jnp.zeros((2,) + (1,) * (self.spec.ndim - 2) + (self.spec.num_features,), self.spec.dtype)
         self.params, self.ema_state = self.transformed.init(jax.random.key(0), sample, True)
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
         native, constant = self.native, hk.initializers.Constant
@@ -111,7 +111,7 @@ class HaikuBatchNorm(Adapter):
         values = {"kernel": params["dense_1"]["w"], "moving_mean": state["bn_1/~/mean_ema"]["average"],
                   "moving_variance": state["bn_1/~/var_ema"]["average"], "gamma": params["bn_1"]["scale"],
                   "beta": params["bn_1"]["offset"], "bn_1": bn_1}
-        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+        return values
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         x = jnp.asarray(batch, self.spec.dtype)

@@ -103,7 +103,7 @@ class EquinoxEmaBatchNorm(Adapter):
     def _call(self, batch: np.ndarray, inference: bool):
         return batched_call(self.model, self.state_, jnp.asarray(batch, self.spec.dtype), inference)
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
         native = dict(self.native, input_size=1, dtype=jnp.dtype(self.native["dtype"]))
@@ -148,7 +148,7 @@ class EquinoxEmaBatchNorm(Adapter):
         mean, variance = adapter._moving()
         values = {"kernel": network.dense_1.weight, "moving_mean": mean, "moving_variance": variance,
                   "gamma": network.bn_1.weight, "beta": network.bn_1.bias, "bn_1": bn_1}
-        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+        return values
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         output, self.state_ = self._call(batch, inference=False)

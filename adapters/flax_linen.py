@@ -79,7 +79,7 @@ class FlaxLinenBatchNorm(Adapter):
         sample = jnp.zeros(shape, native["dtype"])
         self.variables = dict(self.module.init(jax.random.key(0), sample, use_running_average=True))
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
         native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
@@ -107,7 +107,7 @@ class FlaxLinenBatchNorm(Adapter):
         values = {"kernel": params["dense_1"]["kernel"], "moving_mean": batch_stats["bn_1"]["mean"],
                   "moving_variance": batch_stats["bn_1"]["var"], "gamma": params["bn_1"]["scale"],
                   "beta": params["bn_1"]["bias"], "bn_1": bn_1}
-        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+        return values
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         x = jnp.asarray(batch, self.spec.dtype)

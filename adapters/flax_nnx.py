@@ -42,7 +42,7 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
         native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
         self.layer = nnx.BatchNorm(**native, rngs=nnx.Rngs(0))
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
         native, rngs = dict(self.native, num_features=1, dtype=jnp.dtype(self.native["dtype"])), nnx.Rngs(0)
@@ -65,7 +65,7 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
         bn_1 = network.bn_1
         values = {"kernel": network.dense_1.kernel[...], "moving_mean": bn_1.mean[...], "moving_variance": bn_1.var[...],
                   "gamma": bn_1.scale[...], "beta": bn_1.bias[...], "bn_1": bn_1(network.dense_1(x), use_running_average=True)}
-        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+        return values
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=False))

@@ -168,7 +168,7 @@ class JaxOwnBatchNorm(Adapter):
         self.variables = initial_variables(self.spec.num_features, self.declared)
         self.rules = rules_of(self.declared, self.spec.averaging)
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         """The network as pure functions: ``jax.grad`` through the shared training step, then optax's Adam."""
         import optax
 
@@ -194,7 +194,7 @@ class JaxOwnBatchNorm(Adapter):
         values = {"kernel": params["kernel"], "moving_mean": bn_1["mean"], "moving_variance": bn_1["var"],
                   "gamma": bn_1["gamma"], "beta": bn_1["beta"],
                   "bn_1": infer(bn_1, x * params["kernel"], epsilon, channel_axis=1)}
-        return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+        return values
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))

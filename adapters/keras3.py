@@ -85,7 +85,7 @@ class Keras3BatchNorm(Adapter):
     def moving_dtype(self) -> str:
         return dtype_name(self.layer.moving_mean.dtype)
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         return keras_founding_network(keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
@@ -136,4 +136,4 @@ def keras_founding_network(module, native, native_ndim, kernel, second_kernel, x
         "kernel": dense_1.kernel, "moving_mean": bn_1.moving_mean, "moving_variance": bn_1.moving_variance,
         "gamma": bn_1.gamma, "beta": bn_1.beta, "bn_1": through(bn_1, dense_1(x), False),
     }
-    return {name: np.asarray(value, np.float64).ravel() for name, value in values.items()}
+    return values

@@ -112,7 +112,7 @@ class Tf1BatchNorm(Adapter):
     def moving_dtype(self) -> str:
         return self.native_dtypes()["moving"]
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         return self.worker.call("founding_network", self.native, kernel, second_kernel, x, y, learning_rate)
 
     def _build(self) -> None:

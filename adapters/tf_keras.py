@@ -55,7 +55,7 @@ class TfKerasBatchNorm(Keras3BatchNorm):
         # "batch_normalization_7/moving_mean:0" -> "moving_mean": the name a checkpoint key ends in
         return tuple(w.name.split("/")[-1].split(":")[0] if w is not None else "absent" for w in weights)
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         return keras_founding_network(tf_keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
 
     def _build(self) -> None:

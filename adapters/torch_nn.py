@@ -94,7 +94,7 @@ class TorchBatchNorm(Adapter):
     def _from_native(self, output: "torch.Tensor") -> np.ndarray:
         return super()._from_native(output.to(torch.float64).numpy())
 
-    def founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         norm = getattr(torch.nn, self.module_class)
         native = {k: v for k, v in self.native.items() if k not in ("num_features", "dtype")}
         dense_1, dense_2 = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
@@ -122,7 +122,7 @@ class TorchBatchNorm(Adapter):
             "kernel": dense_1.weight, "moving_mean": bn_1.running_mean, "moving_variance": bn_1.running_var,
             "gamma": bn_1.weight, "beta": bn_1.bias, "bn_1": bn_1_output,
         }
-        return {name: value.detach().numpy().astype(np.float64).ravel() for name, value in values.items()}
+        return {name: value.detach() for name, value in values.items()}
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)
