@@ -87,6 +87,8 @@ class HaikuBatchNorm(Adapter):
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
+        from .jax_adam import first_adam_updates
+
         native, constant = self.native, hk.initializers.Constant
 
         def forward(x, is_training):
@@ -104,9 +106,7 @@ class HaikuBatchNorm(Adapter):
             return jnp.mean((pred - y) ** 2), new_state
 
         grads, state = jax.grad(loss, has_aux=True)(params)
-        adam = optax.adam(learning_rate, eps=1e-8)
-        updates, _ = adam.update(grads, adam.init(params), params)
-        params = optax.apply_updates(params, updates)
+        params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
         (_, bn_1), _ = network.apply(params, state, None, x, False)
         values = {"kernel": params["dense_1"]["w"], "moving_mean": state["bn_1/~/mean_ema"]["average"],
                   "moving_variance": state["bn_1/~/var_ema"]["average"], "gamma": params["bn_1"]["scale"],

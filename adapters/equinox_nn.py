@@ -104,7 +104,7 @@ class EquinoxEmaBatchNorm(Adapter):
         return batched_call(self.model, self.state_, jnp.asarray(batch, self.spec.dtype), inference)
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
-        import optax
+        from .jax_adam import first_adam_updates
 
         native = dict(self.native, input_size=1, dtype=jnp.dtype(self.native["dtype"]))
 
@@ -139,9 +139,8 @@ class EquinoxEmaBatchNorm(Adapter):
             return jnp.mean((pred - y) ** 2), state
 
         grads, state = grads_of(network, state)
-        adam, trainable = optax.adam(learning_rate, eps=1e-8), eqx.filter(network, eqx.is_inexact_array)
-        updates, _ = adam.update(grads, adam.init(trainable), trainable)
-        network = eqx.apply_updates(network, updates)
+        trainable = eqx.filter(network, eqx.is_inexact_array)
+        network = eqx.apply_updates(network, first_adam_updates(grads, trainable, learning_rate))
         (_, bn_1), _ = run(network, state, True)
         adapter = copy.copy(self)
         adapter.model, adapter.state_ = network.bn_1, state

@@ -82,6 +82,8 @@ class FlaxLinenBatchNorm(Adapter):
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
+        from .jax_adam import first_adam_updates
+
         native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
 
         class Network(nn.Module):
@@ -100,9 +102,7 @@ class FlaxLinenBatchNorm(Adapter):
             return jnp.mean((pred - y) ** 2), updates["batch_stats"]
 
         grads, batch_stats = jax.grad(loss, has_aux=True)(variables["params"])
-        adam = optax.adam(learning_rate, eps=1e-8)
-        updates, _ = adam.update(grads, adam.init(variables["params"]), variables["params"])
-        params = optax.apply_updates(variables["params"], updates)
+        params = optax.apply_updates(variables["params"], first_adam_updates(grads, variables["params"], learning_rate))
         _, bn_1 = network.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
         values = {"kernel": params["dense_1"]["kernel"], "moving_mean": batch_stats["bn_1"]["mean"],
                   "moving_variance": batch_stats["bn_1"]["var"], "gamma": params["bn_1"]["scale"],

@@ -59,6 +59,7 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
                 return self.bn_2(self.dense_2(nnx.relu(self.bn_1(self.dense_1(x), **mode))), **mode)
 
         network, x, y = Network(), jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        # the Adam of jax_adam.first_adam_updates, through NNX's own Optimizer
         optimizer = nnx.Optimizer(network, optax.adam(learning_rate, eps=1e-8), wrt=nnx.Param)
         grads = nnx.grad(lambda model: jnp.mean((model(x, train=True) - y) ** 2))(network)
         optimizer.update(network, grads)

@@ -172,6 +172,8 @@ class JaxOwnBatchNorm(Adapter):
         """The network as pure functions: ``jax.grad`` through the shared training step, then optax's Adam."""
         import optax
 
+        from .jax_adam import first_adam_updates
+
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
         epsilon, step = jnp.float32(self.spec.epsilon), partial(train_step, reduce_axes=(0,))
         x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
@@ -187,9 +189,7 @@ class JaxOwnBatchNorm(Adapter):
             return jnp.mean((pred - y) ** 2), bn_1
 
         grads, bn_1 = jax.grad(loss, has_aux=True)(params)
-        adam = optax.adam(learning_rate, eps=1e-8)
-        updates, _ = adam.update(grads, adam.init(params), params)
-        params = optax.apply_updates(params, updates)
+        params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
         bn_1 = dict(bn_1, gamma=params["gamma_1"], beta=params["beta_1"])
         values = {"kernel": params["kernel"], "moving_mean": bn_1["mean"], "moving_variance": bn_1["var"],
                   "gamma": bn_1["gamma"], "beta": bn_1["beta"],

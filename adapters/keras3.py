@@ -8,13 +8,12 @@ average on every input rank (unlike tf_keras's fused path), and its default epsi
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 import numpy as np
 
-from .base import Adapter, State, dtype_name, exponential_only
+from .base import Adapter, State, dtype_name
 from .conventions import Conventions
-from .spec import BatchNormSpec
+from .keras_style import KerasArguments
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -27,7 +26,7 @@ if keras.backend.backend() != "tensorflow":
     )
 
 
-class Keras3BatchNorm(Adapter):
+class Keras3BatchNorm(KerasArguments, Adapter):
     id = "tensorflow-keras3"
     declared = Conventions(
         momentum_weight="old",
@@ -38,30 +37,6 @@ class Keras3BatchNorm(Adapter):
         state_names=("moving_mean", "moving_variance", "gamma", "beta"),
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
     )
-
-    def native_arguments(self) -> dict:
-        spec = self.spec
-        exponential_only(spec, "Keras")
-        return {
-            "axis": spec.axis,
-            "momentum": self.declared.native_momentum(spec.decay),
-            "epsilon": spec.epsilon,
-            "center": spec.center,
-            "scale": spec.scale,
-            "dtype": spec.dtype,
-        }
-
-    def spec_from_native(self, native: dict) -> BatchNormSpec:
-        return replace(
-            self.spec,
-            decay=self.declared.decay_of(native["momentum"]),
-            epsilon=native["epsilon"],
-            center=native["center"],
-            scale=native["scale"],
-            dtype=native["dtype"],
-            axis=native["axis"],
-            averaging="exponential",
-        )
 
     def native_defaults(self) -> dict:
         default = keras.layers.BatchNormalization()

@@ -15,14 +15,12 @@ import os
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .base import Adapter, State, exponential_only
-from .conventions import Conventions
-from .spec import BatchNormSpec
+from .base import Adapter, State
+from .keras_style import TF_KERAS, KerasArguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,34 +68,10 @@ class Worker:
             self.process.wait(timeout=30)
 
 
-class Tf1BatchNorm(Adapter):
+class Tf1BatchNorm(KerasArguments, Adapter):
     id = "tensorflow-tf1"
-    declared = Conventions(
-        momentum_weight="old",
-        default_momentum=0.99,
-        default_epsilon=1e-3,
-        train_normalize_variance="biased",
-        moving_variance_update="biased",
-        state_names=("moving_mean", "moving_variance", "gamma", "beta"),
-        half_precision="float16: output float16, moving float32; bfloat16: output bfloat16, moving float32",
-    )
-
-    def native_arguments(self) -> dict:
-        spec = self.spec
-        exponential_only(spec, "TensorFlow 1")
-        return {
-            "axis": spec.axis,
-            "momentum": self.declared.native_momentum(spec.decay),
-            "epsilon": spec.epsilon,
-            "center": spec.center,
-            "scale": spec.scale,
-            "dtype": spec.dtype,
-        }
-
-    def spec_from_native(self, native: dict) -> BatchNormSpec:
-        return replace(self.spec, axis=native["axis"], decay=self.declared.decay_of(native["momentum"]),
-                       epsilon=native["epsilon"], center=native["center"], scale=native["scale"],
-                       dtype=native["dtype"], averaging="exponential")
+    declared = TF_KERAS
+    framework_name = "TensorFlow 1"
 
     def native_defaults(self) -> dict:
         return self.worker.call("defaults")

@@ -14,29 +14,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from .conventions import Conventions
 from .keras3 import Keras3BatchNorm, keras_founding_network
+from .keras_style import TF_KERAS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
-
-NON_FUSED = Conventions(
-    momentum_weight="old",
-    default_momentum=0.99,
-    default_epsilon=1e-3,
-    train_normalize_variance="biased",
-    moving_variance_update="biased",
-    state_names=("moving_mean", "moving_variance", "gamma", "beta"),
-    half_precision="float16: output float16, moving float32; bfloat16: output bfloat16, moving float32",
-)
 
 
 class TfKerasBatchNorm(Keras3BatchNorm):
     """``tf_keras.layers.BatchNormalization(fused=False)``: the path every 2-D and 3-D batch takes."""
 
     id = "tensorflow-tf_keras"
-    declared = NON_FUSED
+    declared = TF_KERAS
     fused = False
 
     def native_arguments(self) -> dict:
@@ -77,7 +67,7 @@ class TfKerasFusedBatchNorm(TfKerasBatchNorm):
     """
 
     id = "tensorflow-tf_keras_fused"
-    declared = replace(NON_FUSED, moving_variance_update="unbiased")
+    declared = replace(TF_KERAS, moving_variance_update="unbiased")
     fused = True
     ndims = (2, 3, 4)
     native_ndim = 4
