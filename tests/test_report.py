@@ -92,6 +92,15 @@ def test_markup_from_frameworks_is_escaped(hostile_tests, tmp_path):
     assert not any("<script" in piece or "<img src=x" in piece for piece in rendered), "markup reached the page unescaped"
 
 
+def test_a_failure_shows_its_numbers_side_by_side_and_the_command_to_rerun_it(hostile_tests, tmp_path):
+    run_pytest(tmp_path / "out", str(hostile_tests), cwd=hostile_tests)
+    tests = report_data(tmp_path / "out" / "report.html")["tests"]
+    (nodeid,) = [n for n in tests if "test_hostile_id" in n]
+    log = tests[nodeid][0]["log"]
+    assert "<th>actual</th><th>expected</th>" in log and "<td>1.0</td><td>0.0</td>" in log
+    assert "Rerun exactly this case" in log and "pytest &#x27;" + nodeid.split("[")[0] in log
+
+
 @pytest.mark.parametrize(
     "module, stops",
     [
