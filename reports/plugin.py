@@ -156,7 +156,7 @@ class HtmlReport:
             ))
         curves = [(case.rsplit("-", 1)[-1], s["actual"], s["expected"])
                   for (test, case), by_impl in sorted(self.records.steps.items()) if test == DRIFT_TEST
-                  for s in [next(iter(by_impl.values()))["moving variance drift per step"]]]
+                  for quantities in by_impl.values() for name, s in quantities.items() if name == "moving variance drift per step"]
         if curves:
             prefix.append(html.figure_section(
                 "bnparity-drift", "Porting drift: PyTorch's unbiased update against Keras 3",
