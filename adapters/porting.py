@@ -17,8 +17,12 @@ GAPS = {
     "moving_variance_update": "no native argument changes which variance enters the moving average: "
     "inference after the port is identical, but further training drifts (the moving variances differ by "
     "(1-d)·Σd^(k-j)·var_j/(n-1) after k steps)",
+    "train_normalize_variance": "no native argument changes what normalizes a training batch: with the moving "
+    "statistics instead of the batch's own, training outputs differ from the second step on",
     "first_step": "no native argument changes the first-step rule: a ported layer trained further from fresh "
     "statistics starts differently",
+    "one_pass_variance": "the batch variance is computed as E[x^2] - E[x]^2 on one side: where the mean is large "
+    "against the spread it loses digits the other side keeps",
     "batch_size_1": "one value per channel raises in one and runs in the other",
 }
 
