@@ -15,6 +15,7 @@ import os
 import pickle
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,9 @@ class Worker:
             env=env,
             cwd=ROOT,
         )
+        #: Handles of layers whose adapters are gone, sent with the next build to be reused. A
+        #: finalizer may run in the middle of a call, so it only appends here; never talks to the worker.
+        self.released: list[int] = []
         atexit.register(self.close)
 
     @classmethod
@@ -93,7 +97,9 @@ class Tf1BatchNorm(KerasArguments, Adapter):
         self.worker = Worker.get()
         shape = [None] * self.spec.ndim  # any batch size and spatial size, the channel count fixed
         shape[self.spec.channel_axis] = self.spec.num_features
-        self.handle = self.worker.call("build", self.native, shape)
+        released, self.worker.released[:] = list(self.worker.released), []
+        self.handle = self.worker.call("build", self.native, shape, released)
+        weakref.finalize(self, self.worker.released.append, self.handle)
 
     def _train(self, batch: np.ndarray):
         return self.worker.call("train", self.handle, batch)
