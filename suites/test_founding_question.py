@@ -78,7 +78,8 @@ def bn_1_given_the_printed_kernel(adapter, state: State) -> np.ndarray:
     return adapter.infer(X * PRINTED["kernel"]).ravel()
 
 
-def check_against_the_question(adapter, state: State, assert_close, record_property) -> None:
+def check_against_the_question(adapter, state: State, assert_close, record_property) -> np.ndarray:
+    """Assert the statistics and ``bn_1`` the question printed, or those the conventions predict; return ``bn_1``."""
     mean, variance, source = expected_statistics(adapter)
     assert_close(f"moving mean ({source})", state.mean, [mean], "float32")
     assert_close(f"moving variance ({source})", state.variance, [variance], "float32")
@@ -93,6 +94,7 @@ def check_against_the_question(adapter, state: State, assert_close, record_prope
         assert not np.isclose(variance, PRINTED["moving_variance"], rtol=1e-3)
     record_property("printed by the question", {k: np.round(v, 8).tolist() for k, v in PRINTED.items() if k != "kernel"})
     record_property("bn_1 given the printed kernel", bn_1.tolist())
+    return bn_1
 
 
 @pytest.mark.parametrize("impl_id", implementation_params())
@@ -114,14 +116,14 @@ def test_the_question_network(impl_id, assert_close, record_property, record_see
     # gradients are far above epsilon, land on the printed 0.999 and -0.001 in every framework.
     assert_close("gamma after one Adam step", state.gamma, [PRINTED["gamma"]], "float32")
     assert_close("beta after one Adam step", state.beta, [PRINTED["beta"]], "float32")
-    check_against_the_question(adapter, state, assert_close, record_property)
+    bn_1 = check_against_the_question(adapter, state, assert_close, record_property)
     declared = adapter.declared
     if declared.moving_variance_update == "unbiased" and follows_tensorflow(replace(declared, moving_variance_update="biased")):
         assert_close("moving variance (PyTorch's, worked out in the seed)", state.variance, [PYTORCH_MOVING_VARIANCE], "float32")
     if declared.first_step in ("debiased", "copy"):
         assert_close("moving mean (the batch mean itself)", state.mean, [W0 / 2], "float32")
     values = {name: value.tolist() for name, value in result.items()}
-    values["bn_1 given the printed kernel"] = bn_1_given_the_printed_kernel(adapter, state).tolist()
+    values["bn_1 given the printed kernel"] = bn_1.tolist()
     printed = {name: np.asarray(value).tolist() for name, value in PRINTED.items()}
     printed["bn_1 given the printed kernel"] = printed.pop("bn_1")
     record_seed(impl_id, values, follows_tensorflow(declared), adapter.spec.epsilon, printed)
