@@ -8,12 +8,12 @@ average on every input rank (unlike tf_keras's fused path), and its default epsi
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
 from .base import Adapter, State, dtype_name
-from .conventions import Conventions
-from .keras_style import KerasArguments
+from .keras_style import TF_KERAS, KerasArguments
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -28,14 +28,9 @@ if keras.backend.backend() != "tensorflow":
 
 class Keras3BatchNorm(KerasArguments, Adapter):
     id = "tensorflow-keras3"
-    declared = Conventions(
-        momentum_weight="old",
-        default_momentum=0.99,
-        default_epsilon=1e-3,
-        train_normalize_variance="biased",
-        moving_variance_update="biased",
-        state_names=("moving_mean", "moving_variance", "gamma", "beta"),
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+    # tf_keras's conventions, but half-precision moving statistics are kept in the half dtype
+    declared = replace(
+        TF_KERAS, half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16"
     )
 
     def native_defaults(self) -> dict:
