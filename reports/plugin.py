@@ -24,9 +24,18 @@ from . import html, matrix, plots
 
 CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
 COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
-#: The multi-step case drawn for every implementation: batch size 2 makes the unbiased factor 2,
-#: and the first steps show blend, copy and debiasing apart.
-TRAJECTORY_CASE = ("test_after_many_steps", "decay0.9-batch2-features1")
+#: The multi-step cases drawn for every implementation, with what each shows.
+TRAJECTORY_CASES = {
+    ("test_after_many_steps", "decay0.9-batch2-features1"): (
+        "decay 0.9, batch size 2: the unbiased update doubles the variance at batch size 2; debiased and copying "
+        "first steps start at the batch value, a blend starts near the initial 0 and 1"
+    ),
+    ("test_after_many_steps", "decay0.99-batch32-features1"): (
+        "decay 0.99 (Keras's default), batch size 32: a blend climbs from the initial values for hundreds of "
+        "steps, while debiased and copying averages hold the batch statistics from the first step; Equinox's "
+        "batch mode, debiasing an average that starts at variance 1, starts 99 above"
+    ),
+}
 DRIFT_TEST = "test_unbiased_update_drift_after_the_port"
 
 
@@ -145,15 +154,15 @@ class HtmlReport:
         if self.records.seeds:
             printed = self.records.seeds[0]["printed"]
             prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))
-        series = self.records.steps.get(TRAJECTORY_CASE)
-        if series:
-            prefix.append(html.figure_section(
-                "bnparity-trajectories", "Moving statistics per step",
-                "Channel 0 of <code>test_after_many_steps</code> at decay 0.9, batch size 2, one feature: each "
-                "implementation (solid) and the float64 reference for its conventions (dashed). The unbiased update "
-                "doubles the variance at batch size 2; debiased and copying first steps start at the batch value.",
-                plots.trajectories(dict(sorted(series.items(), key=lambda kv: order({"impl": kv[0]}))), "decay 0.9, batch 2"),
-            ))
+        for number, ((test, case), shows) in enumerate(TRAJECTORY_CASES.items()):
+            series = self.records.steps.get((test, case))
+            if series:
+                prefix.append(html.figure_section(
+                    f"bnparity-trajectories-{number}", f"Moving statistics per step: {case}",
+                    f"Channel 0 of <code>{test}[...-{case}]</code>, each implementation (solid) and the float64 "
+                    f"reference for its conventions (dashed), at {html.text(shows)}.",
+                    plots.trajectories(dict(sorted(series.items(), key=lambda kv: order({"impl": kv[0]}))), case),
+                ))
         curves = [(case.rsplit("-", 1)[-1], s["actual"], s["expected"])
                   for (test, case), by_impl in sorted(self.records.steps.items()) if test == DRIFT_TEST
                   for quantities in by_impl.values() for name, s in quantities.items() if name == "moving variance drift per step"]
