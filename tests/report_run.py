@@ -1,9 +1,10 @@
-"""Helpers for the report's tests: run pytest in a fresh interpreter and read its HTML report back."""
+"""Helpers for the tests of bnparity's outputs: run pytest in a fresh interpreter, read its HTML report back."""
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,11 +17,8 @@ def run_pytest(out: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedP
     """``pytest *args`` with bnparity's plugin, writing its outputs (report.html, the matrix) into ``out``."""
     command = [sys.executable, "-m", "pytest", "-p", "reports.plugin", "-p", "no:cacheprovider", "-q",
                f"--bnparity-out={out}", f"--basetemp={out / 'tmp'}", *args]
-    env = {"PYTHONPATH": str(ROOT)}
-    import os
-
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900, check=False,
-                          env={**os.environ, **env})
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def report_data(report: Path) -> dict:

@@ -4,8 +4,6 @@ and the committed reports/CONVENTIONS.md kept true to the installed frameworks."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,14 @@ import pytest
 from reports import matrix
 from reports.plugin import COMMITTED
 
-ROOT = Path(__file__).resolve().parents[1]
+from .report_run import run_pytest
+
 REGENERATE = "pytest suites/test_conventions.py --update-conventions"
 
 
 def probe_run(out: Path, *extra: str) -> dict:
     """Run the convention probes in a fresh interpreter, writing the matrix into ``out``."""
-    command = [sys.executable, "-m", "pytest", "suites/test_conventions.py", "-q", "-p", "no:cacheprovider",
-               f"--bnparity-out={out}", f"--basetemp={out / 'tmp'}", *extra]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    done = run_pytest(out, "suites/test_conventions.py", *extra)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return json.loads((out / "conventions.json").read_text())
 
