@@ -9,6 +9,7 @@ the validation, the layout and the dtype handling once for all of them.
 from __future__ import annotations
 
 import abc
+import contextlib
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -49,6 +50,12 @@ class Adapter(abc.ABC):
     native_ndim: ClassVar[int | None] = None
     #: The key of ``native`` that holds the momentum (or decay) argument.
     momentum_argument: ClassVar[str] = "momentum"
+    #: How a training step runs, as its framework's users run it: "eager", "jax.jit",
+    #: "graph session", ... The matrix and the report's header show it, and where it is compiled
+    #: (``compiled``) a test proves that the compiled step gives the eager step's numbers.
+    execution: ClassVar[str] = "eager"
+    #: Whether ``execution`` compiles the step; if so, ``eager()`` runs the same code uncompiled.
+    compiled: ClassVar[bool] = False
 
     def __init__(self, spec: BatchNormSpec):
         if not isinstance(spec, BatchNormSpec):
@@ -139,6 +146,14 @@ class Adapter(abc.ABC):
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict[str, Any]:
         """The network's values as the framework has them (see founding_network)."""
         raise NotImplementedError(f"{self.id} has no training API to run the founding question's network in")
+
+    def eager(self) -> contextlib.AbstractContextManager:
+        """A context in which this adapter's steps run op by op instead of compiled.
+
+        The same framework code runs either way (``jax.disable_jit``, ``tf.config.run_functions_eagerly``),
+        so a compiled step that gives other numbers than its eager twin is a finding about the compiler.
+        """
+        return contextlib.nullcontext()
 
     # -- what each framework implements ----------------------------------------------------------
 

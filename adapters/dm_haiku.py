@@ -10,6 +10,7 @@ variance is E[x^2] - E[x]^2, in the input's dtype.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import haiku as hk
 import jax
@@ -18,12 +19,34 @@ import numpy as np
 
 from .base import Adapter, State, exponential_only, dtype_name
 from .conventions import Conventions
+from .jax_compiled import JitCompiled, device_array, static
 from .spec import BatchNormSpec
 
 EMAS = ("batch_norm/~/mean_ema", "batch_norm/~/var_ema")
 
 
-class HaikuBatchNorm(Adapter):
+@partial(jax.jit, static_argnames=("config", "is_training"))
+def apply(params, state, x, decay_rate, eps, *, config, is_training):
+    """``hk.BatchNorm(**config, decay_rate=decay_rate, eps=eps)`` transformed and applied, jitted.
+
+    The module is built inside the trace, so decay and epsilon are traced values and every decay
+    shares the program compiled for a configuration, shape and dtype. Returns (output, new state).
+    """
+
+    def forward(x):
+        return hk.BatchNorm(**dict(config), decay_rate=decay_rate, eps=eps, name="batch_norm")(x, is_training)
+
+    return hk.transform_with_state(forward).apply(params, state, None, x)
+
+
+@partial(jax.jit, static_argnames=("config", "shape", "dtype"))
+def initial_variables(decay_rate, eps, *, config, shape, dtype):
+    """Parameters and state of the layer initialized on a zero batch, jitted like the steps."""
+    forward = hk.transform_with_state(lambda x: hk.BatchNorm(**dict(config), decay_rate=decay_rate, eps=eps, name="batch_norm")(x, True))
+    return forward.init(jax.random.key(0), jnp.zeros(shape, dtype))
+
+
+class HaikuBatchNorm(JitCompiled, Adapter):
     id = "jax-haiku"
     declared = Conventions(
         momentum_weight="old",
@@ -75,14 +98,10 @@ class HaikuBatchNorm(Adapter):
         return dtype_name(self.ema_state[EMAS[0]]["average"].dtype)
 
     def _build(self) -> None:
+        shape = (2,) + (1,) * (self.spec.ndim - 2) + (self.spec.num_features,)
         native = self.native
-
-        def forward(x, is_training):
-            return hk.BatchNorm(**native, name="batch_norm")(x, is_training)
-
-        self.transformed = hk.transform_with_state(forward)
-        sample = jnp.zeros((2,) + (1,) * (self.spec.ndim - 2) + (self.spec.num_features,), self.spec.dtype)
-        self.params, self.ema_state = self.transformed.init(jax.random.key(0), sample, True)
+        self.params, self.ema_state = initial_variables(float(native["decay_rate"]), float(native["eps"]), config=static(native, "decay_rate", "eps"),
+                                                        shape=shape, dtype=self.spec.dtype)
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
@@ -98,29 +117,36 @@ class HaikuBatchNorm(Adapter):
             return hk.BatchNorm(**native, name="bn_2")(predx, is_training), bn_1
 
         network = hk.transform_with_state(forward)
-        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-        params, state = network.init(jax.random.key(0), x, True)
+        x, y = device_array(x, "float32"), device_array(y, "float32")
 
-        def loss(params):
-            (pred, _), new_state = network.apply(params, state, None, x, True)
-            return jnp.mean((pred - y) ** 2), new_state
+        @jax.jit
+        def train():  # init, one step and the read-back, compiled as a training loop is
+            params, state = network.init(jax.random.key(0), x, True)
 
-        grads, state = jax.grad(loss, has_aux=True)(params)
-        params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
-        (_, bn_1), _ = network.apply(params, state, None, x, False)
-        values = {"kernel": params["dense_1"]["w"], "moving_mean": state["bn_1/~/mean_ema"]["average"],
-                  "moving_variance": state["bn_1/~/var_ema"]["average"], "gamma": params["bn_1"]["scale"],
-                  "beta": params["bn_1"]["offset"], "bn_1": bn_1}
-        return values
+            def loss(params):
+                (pred, _), new_state = network.apply(params, state, None, x, True)
+                return jnp.mean((pred - y) ** 2), new_state
+
+            grads, state = jax.grad(loss, has_aux=True)(params)
+            params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
+            (_, bn_1), _ = network.apply(params, state, None, x, False)
+            return {"kernel": params["dense_1"]["w"], "moving_mean": state["bn_1/~/mean_ema"]["average"],
+                    "moving_variance": state["bn_1/~/var_ema"]["average"], "gamma": params["bn_1"]["scale"],
+                    "beta": params["bn_1"]["offset"], "bn_1": bn_1}
+
+        return train()
+
+    def _apply(self, batch: np.ndarray, is_training: bool):
+        native = self.native
+        return apply(self.params, self.ema_state, device_array(batch, self.spec.dtype), float(native["decay_rate"]),
+                     float(native["eps"]), config=static(native, "decay_rate", "eps"), is_training=is_training)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
-        x = jnp.asarray(batch, self.spec.dtype)
-        output, self.ema_state = self.transformed.apply(self.params, self.ema_state, None, x, True)
+        output, self.ema_state = self._apply(batch, is_training=True)
         return np.asarray(output)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        output, _ = self.transformed.apply(self.params, self.ema_state, None, jnp.asarray(batch, self.spec.dtype), False)
-        return np.asarray(output)
+        return np.asarray(self._apply(batch, is_training=False)[0])
 
     def _read(self) -> tuple:
         c, params = self.spec.num_features, self.params.get("batch_norm", {})
@@ -133,13 +159,14 @@ class HaikuBatchNorm(Adapter):
         new_state = {}
         for name, value in zip(EMAS, (state.mean, state.variance)):
             ema = self.ema_state[name]
-            average = jnp.asarray(value, ema["average"].dtype).reshape(ema["average"].shape)
-            debias = 1 - decay ** ema["counter"] if int(ema["counter"]) > 0 else 1.0
-            new_state[name] = dict(ema, average=average, hidden=average * debias)
+            value, counter = value.reshape(ema["average"].shape), int(ema["counter"])
+            debias = 1 - decay**counter if counter > 0 else 1.0
+            dtype = ema["average"].dtype
+            new_state[name] = dict(ema, average=device_array(value, dtype), hidden=device_array(value * debias, dtype))
         self.ema_state = {**self.ema_state, **new_state}
         params = {k: dict(v) for k, v in self.params.items()}
         for key, value in (("scale", state.gamma), ("offset", state.beta)):
             if key in params.get("batch_norm", {}):
                 old = params["batch_norm"][key]
-                params["batch_norm"][key] = jnp.asarray(value, old.dtype).reshape(old.shape)
+                params["batch_norm"][key] = device_array(value.reshape(old.shape), old.dtype)
         self.params = params

@@ -14,7 +14,9 @@ the layer's ``axis_name``.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import replace
+from functools import partial
 
 import equinox as eqx
 import jax
@@ -23,22 +25,34 @@ import numpy as np
 
 from .base import Adapter, State, exponential_only, dtype_name
 from .conventions import Conventions
+from .jax_compiled import JitCompiled, device_array, static
 from .spec import BatchNormSpec, SpecError
 
 AXIS_NAME = "batch"
 
 
-@eqx.filter_jit
-def batched_call(model, state, x, inference):
-    """The layer over a batch: ``vmap`` supplies the batch axis its ``axis_name`` reduces over.
+@partial(jax.jit, static_argnames=("config", "inference"))
+def batched_call(affine, state, x, momentum, eps, *, config, inference):
+    """``eqx.nn.BatchNorm(**config, momentum=momentum, eps=eps)`` over a batch, jitted.
 
-    Compiled, because op-by-op ``vmap`` costs ~14 ms a step; the compiled call is cached on the
-    layer's static fields (momentum, epsilon, mode) and the batch's shape, and shared by every layer.
+    ``vmap`` supplies the batch axis the layer's ``axis_name`` reduces over. Equinox declares
+    momentum and eps static fields and warns when an array is set as one, because an array in a
+    module's static structure breaks when the module crosses a ``jit`` boundary. Here the layer is
+    built inside the trace, given its ``affine`` (weight, bias) or None, and never leaves it, so
+    momentum and eps are traced values and every decay shares the program compiled for a
+    configuration, shape and dtype. Under ``jax.disable_jit`` they stay Python floats: the eager
+    twin is exactly the layer a user builds.
     """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A JAX array is being set as static")
+        native = dict(config, dtype=jnp.dtype(dict(config)["dtype"]), momentum=momentum, eps=eps)
+        model, _ = eqx.nn.make_with_state(eqx.nn.BatchNorm)(**native)
+    if affine is not None:
+        model = eqx.tree_at(lambda m: (m.weight, m.bias), model, affine)
     return jax.vmap(lambda xi, s: model(xi, s, inference=inference), axis_name=AXIS_NAME, in_axes=(0, None), out_axes=(0, None))(x, state)
 
 
-class EquinoxEmaBatchNorm(Adapter):
+class EquinoxEmaBatchNorm(JitCompiled, Adapter):
     id = "jax-equinox_ema"
     mode = "ema"
     declared = Conventions(
@@ -101,7 +115,10 @@ class EquinoxEmaBatchNorm(Adapter):
         self.model, self.state_ = eqx.nn.make_with_state(eqx.nn.BatchNorm)(**native)
 
     def _call(self, batch: np.ndarray, inference: bool):
-        return batched_call(self.model, self.state_, jnp.asarray(batch, self.spec.dtype), inference)
+        native = self.native
+        affine = (self.model.weight, self.model.bias) if self.model.weight is not None else None
+        return batched_call(affine, self.state_, device_array(batch, self.spec.dtype), float(native["momentum"]), float(native["eps"]),
+                            config=static(native, "momentum", "eps"), inference=inference)
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         from .jax_adam import first_adam_updates
@@ -110,7 +127,7 @@ class EquinoxEmaBatchNorm(Adapter):
 
         def dense(value):
             layer = eqx.nn.Linear(1, 1, use_bias=False, key=jax.random.key(0))
-            return eqx.tree_at(lambda m: m.weight, layer, jnp.full((1, 1), value, jnp.float32))
+            return eqx.tree_at(lambda m: m.weight, layer, device_array(np.full((1, 1), value), "float32"))
 
         class Network(eqx.Module):
             dense_1: eqx.nn.Linear
@@ -128,7 +145,7 @@ class EquinoxEmaBatchNorm(Adapter):
                 return (pred, bn_1), state
 
         network, state = eqx.nn.make_with_state(Network)()
-        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        x, y = device_array(x, "float32"), device_array(y, "float32")
 
         def run(network, state, inference):
             return jax.vmap(lambda xi, s: network(xi, s, inference), axis_name=AXIS_NAME, in_axes=(0, None), out_axes=(0, None))(x, state)
@@ -138,10 +155,15 @@ class EquinoxEmaBatchNorm(Adapter):
             (pred, _), state = run(network, state, False)
             return jnp.mean((pred - y) ** 2), state
 
-        grads, state = grads_of(network, state)
-        trainable = eqx.filter(network, eqx.is_inexact_array)
-        network = eqx.apply_updates(network, first_adam_updates(grads, trainable, learning_rate))
-        (_, bn_1), _ = run(network, state, True)
+        @eqx.filter_jit
+        def train(network, state):  # one step and the read-back, compiled as Equinox's training loops are
+            grads, state = grads_of(network, state)
+            trainable = eqx.filter(network, eqx.is_inexact_array)
+            network = eqx.apply_updates(network, first_adam_updates(grads, trainable, learning_rate))
+            (_, bn_1), _ = run(network, state, True)
+            return network, state, bn_1
+
+        network, state, bn_1 = train(network, state)
         adapter = copy.copy(self)
         adapter.model, adapter.state_ = network.bn_1, state
         mean, variance = adapter._moving()
@@ -160,8 +182,8 @@ class EquinoxEmaBatchNorm(Adapter):
         """What inference normalizes with: the buffers themselves."""
         return self.state_.get(self.model.ema_state_index)
 
-    def _set_moving(self, mean, var) -> None:
-        self.state_ = self.state_.set(self.model.ema_state_index, (mean, var))
+    def _set_moving(self, mean: np.ndarray, var: np.ndarray, dtype) -> None:
+        self.state_ = self.state_.set(self.model.ema_state_index, (device_array(mean, dtype), device_array(var, dtype)))
 
     def _read(self) -> tuple:
         model, c = self.model, self.spec.num_features
@@ -170,9 +192,9 @@ class EquinoxEmaBatchNorm(Adapter):
 
     def _write(self, state: State) -> None:
         dtype = self._moving()[0].dtype
-        self._set_moving(jnp.asarray(state.mean, dtype), jnp.asarray(state.variance, dtype))
+        self._set_moving(state.mean, state.variance, dtype)
         if self.model.weight is not None:
-            weight, bias = (jnp.asarray(v, self.model.weight.dtype) for v in (state.gamma, state.beta))
+            weight, bias = (device_array(v, self.model.weight.dtype) for v in (state.gamma, state.beta))
             self.model = eqx.tree_at(lambda m: (m.weight, m.bias), self.model, (weight, bias))
 
 
@@ -187,16 +209,17 @@ class EquinoxBatchBatchNorm(EquinoxEmaBatchNorm):
         first_step="debiased",
     )
 
-    def _debias(self):
-        counter = self.state_.get(self.model.batch_counter)
-        return jnp.where(counter == 0, 1, 1 - self.model.momentum**counter)
+    def _debias(self) -> float:
+        """Equinox's 1 - momentum**t (1 before any step), computed on the host: on the device each t would compile."""
+        counter = int(self.state_.get(self.model.batch_counter))
+        return 1.0 if counter == 0 else 1 - self.model.momentum**counter
 
     def _moving(self) -> tuple:
-        """What inference normalizes with: the hidden averages divided by 1 - momentum**t."""
-        hidden_mean, hidden_var = self.state_.get(self.model.batch_state_index)
-        scale = self._debias()
-        return hidden_mean / scale, hidden_var / scale
+        """What inference normalizes with: the hidden averages divided by 1 - momentum**t, in their dtype."""
+        hidden = [np.asarray(h) for h in self.state_.get(self.model.batch_state_index)]
+        with np.errstate(divide="ignore", invalid="ignore"):  # momentum 1 divides by 0, as Equinox does
+            return tuple(h / np.asarray(self._debias(), h.dtype) for h in hidden)
 
-    def _set_moving(self, mean, var) -> None:
+    def _set_moving(self, mean: np.ndarray, var: np.ndarray, dtype) -> None:
         scale = self._debias()
-        self.state_ = self.state_.set(self.model.batch_state_index, ((mean * scale).astype(mean.dtype), (var * scale).astype(var.dtype)))
+        self.state_ = self.state_.set(self.model.batch_state_index, (device_array(mean * scale, dtype), device_array(var * scale, dtype)))

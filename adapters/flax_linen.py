@@ -9,6 +9,7 @@ pass as E[x^2] - E[x]^2, which returns 0 for data whose mean is large against it
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import flax.linen as nn
 import jax
@@ -17,6 +18,7 @@ import numpy as np
 
 from .base import Adapter, State, exponential_only, dtype_name
 from .conventions import Conventions
+from .jax_compiled import JitCompiled, device_array, static
 from .spec import BatchNormSpec
 
 FLAX = Conventions(
@@ -30,7 +32,29 @@ FLAX = Conventions(
 )
 
 
-class FlaxLinenBatchNorm(Adapter):
+@partial(jax.jit, static_argnames=("config", "train"))
+def apply(variables, x, momentum, epsilon, *, config, train):
+    """One call of ``nn.BatchNorm(**config, momentum=momentum, epsilon=epsilon)``, jitted.
+
+    A linen module is a description, so it is built inside the trace with momentum and epsilon as
+    traced values: every decay shares the program compiled for a configuration, shape and dtype.
+    Returns the output and, in training, the updated ``batch_stats``.
+    """
+    module = nn.BatchNorm(**dict(config, dtype=jnp.dtype(dict(config)["dtype"])), momentum=momentum, epsilon=epsilon)
+    if not train:
+        return module.apply(variables, x, use_running_average=True), variables["batch_stats"]
+    output, updates = module.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
+    return output, updates["batch_stats"]
+
+
+@partial(jax.jit, static_argnames=("config", "shape"))
+def initial_variables(*, config, shape):
+    """``nn.BatchNorm(**config).init`` on a zero batch of ``shape``, jitted like the steps."""
+    native = dict(config, dtype=jnp.dtype(dict(config)["dtype"]))
+    return nn.BatchNorm(**native).init(jax.random.key(0), jnp.zeros(shape, native["dtype"]), use_running_average=True)
+
+
+class FlaxLinenBatchNorm(JitCompiled, Adapter):
     id = "jax-flax_linen"
     declared = FLAX
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
@@ -72,12 +96,9 @@ class FlaxLinenBatchNorm(Adapter):
         return dtype_name(self.variables["batch_stats"]["mean"].dtype)
 
     def _build(self) -> None:
-        native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
-        self.module = nn.BatchNorm(**native)
         shape = [1] * self.spec.ndim
         shape[self.spec.channel_axis] = self.spec.num_features
-        sample = jnp.zeros(shape, native["dtype"])
-        self.variables = dict(self.module.init(jax.random.key(0), sample, use_running_average=True))
+        self.variables = dict(initial_variables(config=static(self.native, "momentum", "epsilon"), shape=tuple(shape)))
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
@@ -94,30 +115,37 @@ class FlaxLinenBatchNorm(Adapter):
                 predx = nn.Dense(1, use_bias=False, kernel_init=nn.initializers.constant(second_kernel))(nn.relu(bn_1))
                 return nn.BatchNorm(**native, use_running_average=not train)(predx), bn_1
 
-        network, x, y = Network(), jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-        variables = network.init(jax.random.key(0), x, train=False)
+        network, x, y = Network(), device_array(x, "float32"), device_array(y, "float32")
 
-        def loss(params):
-            (pred, _), updates = network.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])
-            return jnp.mean((pred - y) ** 2), updates["batch_stats"]
+        @jax.jit
+        def train():  # init, one step and the read-back, compiled as a training loop is
+            variables = network.init(jax.random.key(0), x, train=False)
 
-        grads, batch_stats = jax.grad(loss, has_aux=True)(variables["params"])
-        params = optax.apply_updates(variables["params"], first_adam_updates(grads, variables["params"], learning_rate))
-        _, bn_1 = network.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
-        values = {"kernel": params["dense_1"]["kernel"], "moving_mean": batch_stats["bn_1"]["mean"],
-                  "moving_variance": batch_stats["bn_1"]["var"], "gamma": params["bn_1"]["scale"],
-                  "beta": params["bn_1"]["bias"], "bn_1": bn_1}
-        return values
+            def loss(params):
+                (pred, _), updates = network.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])
+                return jnp.mean((pred - y) ** 2), updates["batch_stats"]
+
+            grads, batch_stats = jax.grad(loss, has_aux=True)(variables["params"])
+            params = optax.apply_updates(variables["params"], first_adam_updates(grads, variables["params"], learning_rate))
+            _, bn_1 = network.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
+            return {"kernel": params["dense_1"]["kernel"], "moving_mean": batch_stats["bn_1"]["mean"],
+                    "moving_variance": batch_stats["bn_1"]["var"], "gamma": params["bn_1"]["scale"],
+                    "beta": params["bn_1"]["bias"], "bn_1": bn_1}
+
+        return train()
+
+    def _apply(self, batch: np.ndarray, train: bool):
+        native = self.native
+        # Python floats are traced as weakly typed values: the half-precision arithmetic is the eager one's
+        return apply(self.variables, device_array(batch, self.spec.dtype), float(native["momentum"]),
+                     float(native["epsilon"]), config=static(native, "momentum", "epsilon"), train=train)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
-        x = jnp.asarray(batch, self.spec.dtype)
-        output, updates = self.module.apply(self.variables, x, use_running_average=False, mutable=["batch_stats"])
-        self.variables["batch_stats"] = updates["batch_stats"]
+        output, self.variables["batch_stats"] = self._apply(batch, train=True)
         return np.asarray(output)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        x = jnp.asarray(batch, self.spec.dtype)
-        return np.asarray(self.module.apply(self.variables, x, use_running_average=True))
+        return np.asarray(self._apply(batch, train=False)[0])
 
     def _read(self) -> tuple:
         stats, params, c = self.variables["batch_stats"], self.variables.get("params", {}), self.spec.num_features
@@ -129,5 +157,5 @@ class FlaxLinenBatchNorm(Adapter):
         for tree, key, value in ((stats, "mean", state.mean), (stats, "var", state.variance),
                                  (params, "scale", state.gamma), (params, "bias", state.beta)):
             if key in tree:
-                tree[key] = jnp.asarray(value, tree[key].dtype)
+                tree[key] = device_array(value, tree[key].dtype)
         self.variables = {"batch_stats": stats, **({"params": params} if params else {})}

@@ -9,13 +9,24 @@ epsilon defaults to 1e-5, and the variance is computed in one pass unless
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from .base import State, dtype_name
 from .flax_linen import FLAX, FlaxLinenBatchNorm
+from .jax_compiled import device_array
+
+
+@partial(jax.jit, static_argnames=("graphdef", "train"))
+def call(graphdef, state, x, *, train):
+    """The layer, rebuilt from NNX's functional split inside the trace, called once; returns its new state."""
+    layer = nnx.merge(graphdef, state)
+    output = layer(x, use_running_average=not train)
+    return output, nnx.state(layer)
 
 
 class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
@@ -41,6 +52,10 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
     def _build(self) -> None:
         native = dict(self.native, dtype=jnp.dtype(self.native["dtype"]))
         self.layer = nnx.BatchNorm(**native, rngs=nnx.Rngs(0))
+        # Momentum and epsilon become data (NNX's own switch, ``nnx.data``), weakly typed like the
+        # Python floats they were: traced by the jitted call, so a new decay does not recompile.
+        self.layer.momentum = nnx.data(jax.device_put(float(native["momentum"])))
+        self.layer.epsilon = nnx.data(jax.device_put(float(native["epsilon"])))
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
@@ -58,21 +73,32 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
                 mode = {"use_running_average": not train}
                 return self.bn_2(self.dense_2(nnx.relu(self.bn_1(self.dense_1(x), **mode))), **mode)
 
-        network, x, y = Network(), jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        network, x, y = Network(), device_array(x, "float32"), device_array(y, "float32")
         # the Adam of jax_adam.first_adam_updates, through NNX's own Optimizer
         optimizer = nnx.Optimizer(network, optax.adam(learning_rate, eps=1e-8), wrt=nnx.Param)
-        grads = nnx.grad(lambda model: jnp.mean((model(x, train=True) - y) ** 2))(network)
-        optimizer.update(network, grads)
+
+        @nnx.jit
+        def train(network, optimizer):  # one step, compiled as NNX's training loops are
+            grads = nnx.grad(lambda model: jnp.mean((model(x, train=True) - y) ** 2))(network)
+            optimizer.update(network, grads)
+
+        train(network, optimizer)
         bn_1 = network.bn_1
         values = {"kernel": network.dense_1.kernel[...], "moving_mean": bn_1.mean[...], "moving_variance": bn_1.var[...],
                   "gamma": bn_1.scale[...], "beta": bn_1.bias[...], "bn_1": bn_1(network.dense_1(x), use_running_average=True)}
         return values
 
+    def _call(self, batch: np.ndarray, train: bool) -> np.ndarray:
+        graphdef, state = nnx.split(self.layer)
+        output, state = call(graphdef, state, device_array(batch, self.spec.dtype), train=train)
+        nnx.update(self.layer, state)
+        return np.asarray(output)
+
     def _train(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=False))
+        return self._call(batch, train=True)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(self.layer(jnp.asarray(batch, self.spec.dtype), use_running_average=True))
+        return self._call(batch, train=False)
 
     def _read(self) -> tuple:
         layer, c = self.layer, self.spec.num_features
@@ -85,4 +111,4 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
         for name, value in zip(("mean", "var", "scale", "bias"), state):
             variable = getattr(layer, name, None)
             if variable is not None:
-                variable[...] = jnp.asarray(value, variable[...].dtype)
+                variable[...] = device_array(value, variable[...].dtype)

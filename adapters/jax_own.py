@@ -19,6 +19,7 @@ import numpy as np
 
 from .base import Adapter, State, dtype_name
 from .conventions import Conventions
+from .jax_compiled import JitCompiled, device_array
 from .spec import BatchNormSpec, SpecError
 
 #: The conventions the own implementation can be told to follow, by name.
@@ -111,19 +112,20 @@ def infer(state, x, epsilon, *, channel_axis):
 
 def initial_variables(num_features: int, conventions: Conventions) -> dict[str, jax.Array]:
     """A fresh layer's variables; parameters and moving statistics stay float32 for half inputs."""
-    c, param = num_features, jnp.float32
-    return {
-        "mean": jnp.full(c, conventions.initial_mean, param),
-        "var": jnp.full(c, conventions.initial_variance, param),
-        "hidden_mean": jnp.full(c, conventions.initial_mean, param),
-        "hidden_var": jnp.full(c, conventions.initial_variance, param),
-        "gamma": jnp.ones(c, param),
-        "beta": jnp.zeros(c, param),
-        "steps": jnp.zeros((), jnp.int32),
+    c, param = num_features, np.float32
+    values = {
+        "mean": np.full(c, conventions.initial_mean, param),
+        "var": np.full(c, conventions.initial_variance, param),
+        "hidden_mean": np.full(c, conventions.initial_mean, param),
+        "hidden_var": np.full(c, conventions.initial_variance, param),
+        "gamma": np.ones(c, param),
+        "beta": np.zeros(c, param),
+        "steps": np.zeros((), np.int32),
     }
+    return {key: jnp.asarray(value) for key, value in values.items()}
 
 
-class JaxOwnBatchNorm(Adapter):
+class JaxOwnBatchNorm(JitCompiled, Adapter):
     """The own implementation, following TensorFlow/Keras's conventions unless told otherwise.
 
     ``conventions`` makes it follow any other :class:`Conventions`; its ``momentum_weight``
@@ -176,36 +178,40 @@ class JaxOwnBatchNorm(Adapter):
 
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
         epsilon, step = jnp.float32(self.spec.epsilon), partial(train_step, reduce_axes=(0,))
-        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-        params = {"kernel": jnp.float32(kernel), "second_kernel": jnp.float32(second_kernel),
-                  "gamma_1": jnp.ones(1), "beta_1": jnp.zeros(1), "gamma_2": jnp.ones(1), "beta_2": jnp.zeros(1)}
+        x, y = device_array(x, "float32"), device_array(y, "float32")
+        params = {"kernel": np.float32(kernel), "second_kernel": np.float32(second_kernel),
+                  "gamma_1": np.ones(1, np.float32), "beta_1": np.zeros(1, np.float32),
+                  "gamma_2": np.ones(1, np.float32), "beta_2": np.zeros(1, np.float32)}
         fresh = initial_variables(1, self.declared)
 
-        def loss(params):
-            bn_1 = dict(fresh, gamma=params["gamma_1"], beta=params["beta_1"])
-            bn_2 = dict(fresh, gamma=params["gamma_2"], beta=params["beta_2"])
-            hidden, bn_1 = step(bn_1, x * params["kernel"], decay, epsilon, self.rules)
-            pred, bn_2 = step(bn_2, jax.nn.relu(hidden) * params["second_kernel"], decay, epsilon, self.rules)
-            return jnp.mean((pred - y) ** 2), bn_1
+        @jax.jit
+        def train(params):  # one step and the read-back, compiled as a training loop is
+            def loss(params):
+                bn_1 = dict(fresh, gamma=params["gamma_1"], beta=params["beta_1"])
+                bn_2 = dict(fresh, gamma=params["gamma_2"], beta=params["beta_2"])
+                hidden, bn_1 = step(bn_1, x * params["kernel"], decay, epsilon, self.rules)
+                pred, bn_2 = step(bn_2, jax.nn.relu(hidden) * params["second_kernel"], decay, epsilon, self.rules)
+                return jnp.mean((pred - y) ** 2), bn_1
 
-        grads, bn_1 = jax.grad(loss, has_aux=True)(params)
-        params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
-        bn_1 = dict(bn_1, gamma=params["gamma_1"], beta=params["beta_1"])
-        values = {"kernel": params["kernel"], "moving_mean": bn_1["mean"], "moving_variance": bn_1["var"],
-                  "gamma": bn_1["gamma"], "beta": bn_1["beta"],
-                  "bn_1": infer(bn_1, x * params["kernel"], epsilon, channel_axis=1)}
-        return values
+            grads, bn_1 = jax.grad(loss, has_aux=True)(params)
+            params = optax.apply_updates(params, first_adam_updates(grads, params, learning_rate))
+            bn_1 = dict(bn_1, gamma=params["gamma_1"], beta=params["beta_1"])
+            return {"kernel": params["kernel"], "moving_mean": bn_1["mean"], "moving_variance": bn_1["var"],
+                    "gamma": bn_1["gamma"], "beta": bn_1["beta"],
+                    "bn_1": infer(bn_1, x * params["kernel"], epsilon, channel_axis=1)}
+
+        return train(params)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
-        x, epsilon = jnp.asarray(batch, self.spec.dtype), jnp.float32(self.spec.epsilon)
+        x, epsilon = device_array(batch, self.spec.dtype), jnp.float32(self.spec.epsilon)
         output, self.variables = train_step(
             self.variables, x, decay, epsilon, self.rules, reduce_axes=self.spec.reduce_axes
         )
         return np.asarray(output)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        x = jnp.asarray(batch, self.spec.dtype)
+        x = device_array(batch, self.spec.dtype)
         return np.asarray(infer(self.variables, x, jnp.float32(self.spec.epsilon), channel_axis=self.spec.channel_axis))
 
     def native_state_names(self) -> tuple:
@@ -219,7 +225,7 @@ class JaxOwnBatchNorm(Adapter):
 
     def _write(self, state: State) -> None:
         for key, value in zip(("mean", "var", "gamma", "beta"), state):
-            self.variables[key] = jnp.asarray(value, jnp.float32)
+            self.variables[key] = device_array(value, "float32")
 
 
 class JaxOwnUnbiased(JaxOwnBatchNorm):

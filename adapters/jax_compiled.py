@@ -1,0 +1,43 @@
+"""How every JAX implementation runs: its training and inference steps inside one ``jax.jit``.
+
+Nobody trains a Flax, Haiku or Equinox model op by op; op by op, each step costs milliseconds of
+dispatch and every operation compiles again for each new shape. Each JAX adapter therefore calls
+a module-level jitted function, compiled once per structure (the static arguments), batch shape
+and dtype and shared by every layer of that implementation; momentum and epsilon are traced
+arguments wherever the library accepts an array for them, so a new decay does not recompile.
+``eager()`` runs the same functions under ``jax.disable_jit``, which is what the compiled-vs-eager
+test compares against.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class JitCompiled:
+    """Mixin for an Adapter whose steps are jitted functions."""
+
+    execution: ClassVar[str] = "jax.jit"
+    compiled: ClassVar[bool] = True
+
+    def eager(self):
+        return jax.disable_jit()
+
+
+def static(native: dict, *traced: str) -> tuple:
+    """The native arguments less the traced ones, as a hashable ``static_argnames`` value."""
+    return tuple(sorted((k, v) for k, v in native.items() if k not in traced))
+
+
+def device_array(value, dtype) -> jax.Array:
+    """``value`` as a JAX array of ``dtype``, converted by NumPy on the host.
+
+    ``jnp.asarray`` stages its argument through an operation that compiles once per shape and
+    dtype (``jit(stage)``, ``jit(convert_element_type)``); NumPy (with ml_dtypes' bfloat16)
+    converts for free and ``device_put`` only copies.
+    """
+    return jax.device_put(np.asarray(value).astype(jnp.dtype(dtype)))
