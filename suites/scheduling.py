@@ -1,0 +1,186 @@
+"""One worker per framework family: how a run is spread over processes.
+
+Importing a framework costs seconds and hundreds of MiB, and a framework's compiled steps are
+cached in its process, so a worker that ran TensorFlow and JAX and PyTorch alike would pay every
+import and every compile once per worker. Instead:
+
+- ``pytest`` (and the README's commands) start pytest-xdist workers by themselves when more than
+  one core is available and the selection reaches more than one family: as many workers as
+  families, at most one per core. A selection of one family (``-k torch``) runs in the test
+  process and starts no worker. ``-n N`` chooses for itself; ``-p no:xdist`` or ``-n 0`` runs
+  serially.
+- ``FamilyScheduling`` (``family_scheduling()``) keeps every case of a family on one worker. pytest-xdist's ``loadgroup``
+  cannot do this here: it groups by an ``xdist_group`` marker that would have to be added to each
+  of two thousand parametrized cases, and with pytest 9.2 and xdist 3.8 its ``@group`` suffix never
+  reaches the node ids (the previous benchmark's finding). ``loadscope`` groups by module. So this
+  is ``loadscope`` with the family as the scope, and the families assigned up front to the least
+  loaded worker, largest first, because xdist's own ``loadscope`` hands every worker a second
+  unit at the start and so would import a second family into the worker of the largest one.
+
+Cases that name no implementation (the machinery tests in ``tests/``) form one more unit.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import OrderedDict
+
+import pytest
+
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS
+
+#: The scope of cases that name no implementation.
+NO_FAMILY = "no family"
+
+
+def family_of(nodeid: str) -> str:
+    """The framework family a test id belongs to, or NO_FAMILY.
+
+    The implementation id opens the parameters (``test_x[torch-batchnorm1d-decay0.9]``); a porting
+    case names its target after ``-to-`` and runs on the target's worker.
+    """
+    _, _, params = nodeid.partition("[")
+    if "-to-" in params:
+        target = params.split("-to-", 1)[1].rstrip("]")
+        matches = [impl for impl in IMPLEMENTATIONS.values() if impl.id.split("-", 1)[1] == target]
+        return matches[0].framework if matches else NO_FAMILY
+    for impl_id in sorted(IMPLEMENTATIONS, key=len, reverse=True):
+        if params == impl_id + "]" or params.startswith(impl_id + "-"):
+            return IMPLEMENTATIONS[impl_id].framework
+    return NO_FAMILY
+
+
+def selected_families(keyword: str, markers: str) -> set[str]:
+    """The families a ``-k``/``-m`` selection can reach, decided before collection.
+
+    Each implementation is asked whether the expressions could select one of its cases: a word
+    that is part of its id or names its family matches; a word that names only other
+    implementations does not; any other word (a test name, a parameter) might, so it matches.
+    """
+    from _pytest.mark.expression import Expression
+
+    names = [impl.id.lower() for impl in IMPLEMENTATIONS.values()] + list(FRAMEWORKS)
+    found = set()
+    for impl in IMPLEMENTATIONS.values():
+        own = (impl.id.lower(), impl.framework)
+
+        def keyword_matches(word: str, own=own) -> bool:
+            word = word.lower()
+            if any(word in name for name in own):
+                return True
+            return not any(word in name for name in names)
+
+        def marker_matches(word: str, own=own) -> bool:
+            return word == own[1] or word not in FRAMEWORKS
+
+        if (not keyword or Expression.compile(keyword).evaluate(keyword_matches)) and (
+            not markers or Expression.compile(markers).evaluate(marker_matches)
+        ):
+            found.add(impl.framework)
+    return found
+
+
+def automatic_workers(config) -> int:
+    """How many workers a run without ``-n`` gets: one per family it reaches, at most one per core."""
+    families = selected_families(config.option.keyword, config.option.markexpr)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = min(len(families), cores)
+    return workers if workers > 1 else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Start workers by default (before pytest-xdist reads ``-n``), unless told otherwise."""
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) is not None:
+        return
+    if config.getoption("collectonly") or config.getoption("usepdb", False) or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    workers = automatic_workers(config)
+    if workers:
+        config.option.numprocesses = workers
+        config.option.dist = "load" if config.option.dist == "no" else config.option.dist
+        share_cores(workers)
+
+
+#: Thread pools of the frameworks, sized by environment variables read when each is imported.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def share_cores(workers: int) -> None:
+    """Give each worker its share of the cores, before the workers start (they inherit the environment).
+
+    Every framework sizes its thread pools to the whole machine, and OpenMP and TensorFlow threads
+    spin while they wait: two workers with two-thread pools on two cores ran the TensorFlow family
+    twice as slowly as one process did. BatchNorm on these batches is far below any framework's
+    threshold for splitting work, so a smaller pool changes no result. A variable already set is left.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cores // workers))
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, threads)
+    if "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}".strip()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist chooses its own scheduler
+    return family_scheduling()(config, log)
+
+
+@functools.cache
+def family_scheduling() -> type:
+    """``FamilyScheduling``, defined on first use: xdist's scheduler module is imported only by a distributed run."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FamilyScheduling(LoadScopeScheduling):
+        """pytest-xdist's ``loadscope`` with a family as the scope, every family assigned up front."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return family_of(nodeid)
+
+        def schedule(self) -> None:
+            assert self.collection_is_completed
+            if self.collection is not None:  # a replaced worker: hand out what the dead one left
+                for node in self.nodes:
+                    self._reschedule(node)
+                return
+            if not self._check_nodes_have_same_collection():
+                self.log("**Different tests collected, aborting run**")
+                return
+            self.collection = list(next(iter(self.registered_collections.values())))
+            if not self.collection:
+                return
+            units: dict[str, OrderedDict] = {}
+            for nodeid in self.collection:
+                units.setdefault(self._split_scope(nodeid), OrderedDict())[nodeid] = False
+            plan = assign(units, self.nodes)
+            for node in self.nodes:
+                for scope in plan[node]:
+                    self.workqueue[scope] = units[scope]
+                    self._assign_work_unit(node)
+                node.shutdown()  # every unit is sent: each worker finishes its own and stops
+
+    return FamilyScheduling
+
+
+#: Seconds per case of each family relative to the JAX family's, from the benchmark's table of
+#: seconds per implementation (bench/run.py, 2 cores): a TensorFlow case costs about twice a JAX
+#: case (eager Keras steps, TensorFlow 1 through a pipe, its graph built per layer), a PyTorch or
+#: ONNX case a third. Only the balance between workers depends on these numbers, never a result.
+RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 1.8, "torch": 0.35, "onnx": 0.3, NO_FAMILY: 1.0}
+
+
+def assign(units: dict[str, dict], nodes: list) -> dict:
+    """Costliest family first, each to the worker with the least estimated work so far.
+    Returns node -> list of scopes."""
+    plan = {node: [] for node in nodes}
+    load = {node: 0.0 for node in nodes}
+    cost = {scope: len(cases) * RELATIVE_CASE_COST.get(scope, 1.0) for scope, cases in units.items()}
+    for scope in sorted(units, key=lambda s: (-cost[s], s)):
+        node = min(nodes, key=lambda n: load[n])
+        plan[node].append(scope)
+        load[node] += cost[scope]
+    return plan
