@@ -50,12 +50,6 @@ class Adapter(abc.ABC):
     native_ndim: ClassVar[int | None] = None
     #: The key of ``native`` that holds the momentum (or decay) argument.
     momentum_argument: ClassVar[str] = "momentum"
-    #: How a training step runs, as its framework's users run it: "eager", "jax.jit",
-    #: "graph session", ... The matrix and the report's header show it, and where it is compiled
-    #: (``compiled``) a test proves that the compiled step gives the eager step's numbers.
-    execution: ClassVar[str] = "eager"
-    #: Whether ``execution`` compiles the step; if so, ``eager()`` runs the same code uncompiled.
-    compiled: ClassVar[bool] = False
 
     def __init__(self, spec: BatchNormSpec):
         if not isinstance(spec, BatchNormSpec):
@@ -150,8 +144,10 @@ class Adapter(abc.ABC):
     def eager(self) -> contextlib.AbstractContextManager:
         """A context in which this adapter's steps run op by op instead of compiled.
 
-        The same framework code runs either way (``jax.disable_jit``, ``tf.config.run_functions_eagerly``),
-        so a compiled step that gives other numbers than its eager twin is a finding about the compiler.
+        How each implementation runs is its registry entry's ``execution``; where that compiles,
+        ``suites/test_execution.py`` compares the two. The same framework code runs either way
+        (``jax.disable_jit``), so a compiled step that gives other numbers than its eager twin is a
+        finding about the compiler, for the matrix, not a tolerance to loosen.
         """
         return contextlib.nullcontext()
 

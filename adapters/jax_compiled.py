@@ -11,18 +11,13 @@ test compares against.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 
 class JitCompiled:
-    """Mixin for an Adapter whose steps are jitted functions."""
-
-    execution: ClassVar[str] = "jax.jit"
-    compiled: ClassVar[bool] = True
+    """Mixin for an Adapter whose steps are jitted functions (registry execution "jax.jit")."""
 
     def eager(self):
         return jax.disable_jit()

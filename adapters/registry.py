@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from .base import Adapter
 
 FRAMEWORKS = ("tensorflow", "torch", "jax", "onnx")
+#: Each way a step can run -> whether it is compiled.
+EXECUTION_MODES = {
+    "eager": False,  # one framework call per operation, as in a notebook or a plain training loop
+    "jax.jit": True,  # the step traced once per structure, shape and dtype and compiled by XLA
+    "graph session": False,  # TensorFlow 1: a graph built once, each step one Session.run (no XLA)
+    "onnx reference evaluator": False,  # onnx.reference, NumPy operator by operator
+    "onnxruntime session": False,  # an InferenceSession over the one-node model
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,8 @@ class Implementation:
     adapter: "module:Class" of the adapter, imported on first use.
     distributions: the pip distributions it needs, whose versions a report names.
     modules: the import names that must be importable for it to run.
+    execution: how bnparity runs its steps, as the framework's users run them (shown in the matrix
+        and the report's header); one of EXECUTION_MODES.
     """
 
     id: str
@@ -36,6 +46,16 @@ class Implementation:
     adapter: str
     distributions: tuple[str, ...]
     modules: tuple[str, ...]
+    execution: str = "eager"
+
+    def __post_init__(self):
+        if self.execution not in EXECUTION_MODES:
+            raise ValueError(f"{self.id}: execution {self.execution!r} is not one of {', '.join(EXECUTION_MODES)}")
+
+    @property
+    def compiled(self) -> bool:
+        """Whether its steps are compiled; if so, a test compares them with the same steps run eagerly."""
+        return EXECUTION_MODES[self.execution]
 
     def missing(self) -> list[str]:
         """The import names that are not installed, found without importing anything."""
@@ -69,21 +89,21 @@ def _entries() -> dict[str, Implementation]:
     flax = (("jax", "jaxlib", "flax"), ("jax", "flax"))
     equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
     entries = [
-        Implementation("tensorflow-tf1", "tensorflow", "adapters.tf1:Tf1BatchNorm", *tf_keras),
+        Implementation("tensorflow-tf1", "tensorflow", "adapters.tf1:Tf1BatchNorm", *tf_keras, execution="graph session"),
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras3:Keras3BatchNorm", *tensorflow),
         Implementation("tensorflow-tf_keras", "tensorflow", "adapters.tf_keras:TfKerasBatchNorm", *tf_keras),
         Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
         Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", *torch),
         Implementation("torch-batchnorm2d", "torch", "adapters.torch_nn:TorchBatchNorm2d", *torch),
-        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", *jax),
-        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", *jax),
-        Implementation("jax-flax_linen", "jax", "adapters.flax_linen:FlaxLinenBatchNorm", *flax),
-        Implementation("jax-flax_nnx", "jax", "adapters.flax_nnx:FlaxNnxBatchNorm", *flax),
-        Implementation("jax-haiku", "jax", "adapters.dm_haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku")),
-        Implementation("jax-equinox_ema", "jax", "adapters.equinox_nn:EquinoxEmaBatchNorm", *equinox),
-        Implementation("jax-equinox_batch", "jax", "adapters.equinox_nn:EquinoxBatchBatchNorm", *equinox),
-        Implementation("onnx-reference", "onnx", "adapters.onnx_op:OnnxReferenceBatchNorm", ("onnx",), ("onnx",)),
-        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx_op:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime")),
+        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
+        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", *jax, execution="jax.jit"),
+        Implementation("jax-flax_linen", "jax", "adapters.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-flax_nnx", "jax", "adapters.flax_nnx:FlaxNnxBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-haiku", "jax", "adapters.dm_haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
+        Implementation("jax-equinox_ema", "jax", "adapters.equinox_nn:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("jax-equinox_batch", "jax", "adapters.equinox_nn:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("onnx-reference", "onnx", "adapters.onnx_op:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
+        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx_op:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
     ]
     return {entry.id: entry for entry in entries}
 
@@ -97,3 +117,14 @@ def implementation(impl_id: str) -> Implementation:
         return IMPLEMENTATIONS[impl_id]
     except KeyError:
         raise KeyError(f"unknown implementation {impl_id!r}; known: {', '.join(IMPLEMENTATIONS)}") from None
+
+
+def implementation_in(nodeid: str) -> str | None:
+    """The implementation a test id runs, or None: the one its parameters open with
+    (``test_x[torch-batchnorm1d-decay0.9]``), or for a porting case (``[batchnorm1d-to-keras3]``)
+    its target, which the case builds after the PyTorch source."""
+    _, _, params = nodeid.partition("[")
+    if "-to-" in params:
+        target = params.split("-to-", 1)[1].rstrip("]")
+        return next((i for i in IMPLEMENTATIONS if i.split("-", 1)[1] == target), None)
+    return next((i for i in sorted(IMPLEMENTATIONS, key=len, reverse=True) if params == i + "]" or params.startswith(i + "-")), None)

@@ -1,8 +1,12 @@
-"""The floor the full suite is measured against: import every framework under test, one BatchNorm step each.
+"""The floors the suites are measured against: import a family's frameworks, one BatchNorm step in each layer.
+
+    python bench/floor.py                  # every family (the full suite's floor)
+    python bench/floor.py tensorflow jax   # only these families
 
 Nothing of bnparity is imported: this is what any check of these implementations must pay at
 least. TensorFlow 1's graph-mode layer runs in a second interpreter, as it must (it needs
-``TF_USE_LEGACY_KERAS=1`` and eager execution off, process-wide).
+``TF_USE_LEGACY_KERAS=1`` and eager execution off, process-wide), started first so that it
+overlaps with the rest, as the suite's TensorFlow 1 worker may.
 """
 
 import os
@@ -14,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+FAMILIES = ("tensorflow", "torch", "jax", "onnx")
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
 TF1 = (
@@ -26,41 +31,69 @@ TF1 = (
     "    s.run(tf.compat.v1.global_variables_initializer())\n"
     "    s.run([y] + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS), {x: np.ones((8, 4))})\n"
 )
-tf1 = subprocess.Popen([sys.executable, "-c", TF1], stderr=subprocess.DEVNULL)
 
-import torch  # noqa: E402
 
-torch.nn.BatchNorm1d(4)(torch.from_numpy(x))
+def tensorflow() -> None:
+    import keras
+    import tf_keras
 
-import keras  # noqa: E402
-import tf_keras  # noqa: E402
+    keras.layers.BatchNormalization()(x, training=True)
+    tf_keras.layers.BatchNormalization(fused=False)(x, training=True)
+    tf_keras.layers.BatchNormalization(fused=True)(x.reshape(8, 1, 1, 4), training=True)
 
-keras.layers.BatchNormalization()(x, training=True)
-tf_keras.layers.BatchNormalization(fused=True)(x.reshape(8, 1, 1, 4), training=True)
 
-import equinox as eqx  # noqa: E402
-import haiku as hk  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-from flax import nnx  # noqa: E402
+def torch() -> None:
+    import torch
 
-jax.jit(lambda v: (v - v.mean(0)) / jnp.sqrt(v.var(0) + 1e-3))(x).block_until_ready()
-nnx.BatchNorm(4, rngs=nnx.Rngs(0))(x)
-forward = hk.transform_with_state(lambda v: hk.BatchNorm(True, True, 0.9)(v, True))
-params, state = forward.init(jax.random.key(0), x)
-forward.apply(params, state, None, x)
-layer, state = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, "batch", mode="ema")
-jax.vmap(lambda v, s: layer(v, s), axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state)
+    torch.nn.BatchNorm1d(4)(torch.from_numpy(x))
+    torch.nn.BatchNorm2d(4)(torch.from_numpy(x).reshape(8, 4, 1, 1))
 
-import onnxruntime  # noqa: E402
-from onnx import TensorProto, helper  # noqa: E402
 
-names = ["X", "scale", "B", "mean", "var"]
-inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [8, 4] if n == "X" else [4]) for n in names]
-outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "running_mean", "running_var")]
-node = helper.make_node("BatchNormalization", names, ["Y", "running_mean", "running_var"], training_mode=1)
-model = helper.make_model(helper.make_graph([node], "bn", inputs, outputs), opset_imports=[helper.make_opsetid("", 15)])
-ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
-onnxruntime.InferenceSession(model.SerializeToString()).run(None, dict(zip(names, [x, ones, zeros, zeros, ones])))
+def jax() -> None:
+    import equinox as eqx
+    import flax.linen as nn
+    import haiku as hk
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
 
-sys.exit(tf1.wait())
+    jax.jit(lambda v: (v - v.mean(0)) / jnp.sqrt(v.var(0) + 1e-3))(x).block_until_ready()
+    variables = nn.BatchNorm().init(jax.random.key(0), x, use_running_average=False)
+    nn.BatchNorm().apply(variables, x, use_running_average=False, mutable=["batch_stats"])
+    nnx.BatchNorm(4, rngs=nnx.Rngs(0))(x)
+    forward = hk.transform_with_state(lambda v: hk.BatchNorm(True, True, 0.9)(v, True))
+    params, state = forward.init(jax.random.key(0), x)
+    forward.apply(params, state, None, x)
+    for mode in ("ema", "batch"):
+        layer, state = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, "batch", mode=mode)
+        jax.vmap(lambda v, s: layer(v, s), axis_name="batch", in_axes=(0, None), out_axes=(0, None))(x, state)
+
+
+def onnx() -> None:
+    import onnxruntime
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = ["X", "scale", "B", "mean", "var"]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [8, 4] if n == "X" else [4]) for n in names]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "running_mean", "running_var")]
+    node = helper.make_node("BatchNormalization", names, ["Y", "running_mean", "running_var"], training_mode=1)
+    model = helper.make_model(helper.make_graph([node], "bn", inputs, outputs), opset_imports=[helper.make_opsetid("", 15)])
+    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+    feeds = dict(zip(names, [x, ones, zeros, zeros, ones]))
+    onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)
+    ReferenceEvaluator(model).run(None, feeds)
+
+
+def main(families: list[str]) -> int:
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise SystemExit(f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
+    tf1 = subprocess.Popen([sys.executable, "-c", TF1], stderr=subprocess.DEVNULL) if "tensorflow" in families else None
+    for family in families:
+        globals()[family]()
+    return tf1.wait() if tf1 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or list(FAMILIES)))

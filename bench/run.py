@@ -1,15 +1,22 @@
-"""Benchmark: the suite's wall time and memory against floors that do nothing but the unavoidable.
+"""Benchmark: the suites' wall time and memory against floors that do nothing but the unavoidable.
 
     python bench/run.py [--repeat 3]
 
-Each command runs in a fresh interpreter, ``--repeat`` times; the median wall time and the
-largest peak resident memory are reported. Targets (from the foundation issue):
+Each command runs in a fresh interpreter, ``--repeat`` times, cold (bnparity keeps no persistent
+compilation cache, so every run compiles what it runs); the median wall time and the largest
+peak resident memory of the process tree are reported. Targets (the speed issue):
 
-- the full equivalence suite (``pytest suites``) <= 2.0x ``bench/floor.py``, which imports every
-  framework under test (TensorFlow with Keras 3 and tf_keras, TensorFlow 1 in its own process,
-  PyTorch, JAX with Flax, Haiku and Equinox, ONNX Runtime) and takes one BatchNorm step in each;
-- ``pytest suites -k torch`` <= 1.5x ``python -c "import torch, pytest"`` in time and <= 1.3x
-  in peak memory.
+- the full equivalence suite (``pytest suites``, the README's command, which starts one worker per
+  family on a machine with more than one core) <= 3.0x ``bench/floor.py``, which imports every
+  framework under test and takes one BatchNorm step in each of its layers;
+- ``pytest suites -k torch`` <= 1.5x ``python -c "import torch, pytest"`` in time and <= 1.3x in
+  peak memory;
+- ``pytest suites -k tensorflow`` and ``-k jax`` <= 2.0x ``bench/floor.py tensorflow`` and
+  ``bench/floor.py jax``, the floors of their own families.
+
+It also prints the seconds each implementation cost in the full suite, from the run's own test
+durations (``durations.json``, setup + call + teardown of its cases, summed over workers), so the
+cost of the next implementation is visible.
 
 This is a script, never a test: timings depend on the machine, and a timed test would be flaky.
 """
@@ -31,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reports.matrix import environment  # noqa: E402  (imports no framework)
+from adapters.registry import IMPLEMENTATIONS  # noqa: E402  (imports no framework)
+from reports.matrix import environment  # noqa: E402
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
 # single child, RUSAGE_CHILDREN's ru_maxrss is that child's (or its largest descendant's) peak.
@@ -60,20 +68,34 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     python = sys.executable
+    floor = [python, str(ROOT / "bench" / "floor.py")]
     with tempfile.TemporaryDirectory() as scratch:
         # The suites write their reports into a scratch folder, so a benchmark leaves the tree as it was.
-        pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={scratch}/tmp",
-                  f"--bnparity-out={scratch}/out"]
+        def pytest(name: str, *selection: str) -> list[str]:
+            return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={scratch}/{name}/tmp",
+                    f"--bnparity-out={scratch}/{name}", "suites", *selection]
+
         runs = {
-            "floor": measure([python, str(ROOT / "bench" / "floor.py")], args.repeat),
-            "full suite": measure([*pytest, "suites"], args.repeat),
+            "floor": measure(floor, args.repeat),
+            "full suite": measure(pytest("full"), args.repeat),
             "import torch, pytest": measure([python, "-c", "import torch, pytest"], args.repeat),
-            "pytest -k torch": measure([*pytest, "suites", "-k", "torch"], args.repeat),
+            "pytest -k torch": measure(pytest("torch", "-k", "torch"), args.repeat),
+            "floor tensorflow": measure([*floor, "tensorflow"], args.repeat),
+            "pytest -k tensorflow": measure(pytest("tensorflow", "-k", "tensorflow"), args.repeat),
+            "floor jax": measure([*floor, "jax"], args.repeat),
+            "pytest -k jax": measure(pytest("jax", "-k", "jax"), args.repeat),
         }
+        seconds = json.loads((Path(scratch) / "full" / "durations.json").read_text())
+
+    def ratio(run: str, against: str, key: str = "wall_s") -> float:
+        return runs[run][key] / runs[against][key]
+
     ratios = [
-        ("full suite / floor, time", runs["full suite"]["wall_s"] / runs["floor"]["wall_s"], 2.0),
-        ("-k torch / import torch, time", runs["pytest -k torch"]["wall_s"] / runs["import torch, pytest"]["wall_s"], 1.5),
-        ("-k torch / import torch, peak memory", runs["pytest -k torch"]["peak_mib"] / runs["import torch, pytest"]["peak_mib"], 1.3),
+        ("full suite / floor, time", ratio("full suite", "floor"), 3.0),
+        ("-k torch / import torch, time", ratio("pytest -k torch", "import torch, pytest"), 1.5),
+        ("-k torch / import torch, peak memory", ratio("pytest -k torch", "import torch, pytest", "peak_mib"), 1.3),
+        ("-k tensorflow / its floor, time", ratio("pytest -k tensorflow", "floor tensorflow"), 2.0),
+        ("-k jax / its floor, time", ratio("pytest -k jax", "floor jax"), 2.0),
     ]
     versions = {**environment(), "pytest": importlib.metadata.version("pytest")}
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} cores")
@@ -82,10 +104,16 @@ def main() -> int:
     for name, run in runs.items():
         print(f"{name:<24}{run['wall_s']:>16.2f}{run['peak_mib']:>20.0f}")
     print()
-    for name, ratio, target in ratios:
-        print(f"{name:<38} {ratio:5.2f}x  target <= {target}x  {'met' if ratio <= target else 'MISSED'}")
+    for name, value, target in ratios:
+        print(f"{name:<38} {value:5.2f}x  target <= {target}x  {'met' if value <= target else 'MISSED'}")
+    print("\nseconds per implementation in the full suite (its cases' setup + call + teardown, last run):")
+    print(f"{'implementation':<28}{'runs as':<26}{'seconds':>8}")
+    for impl_id, value in seconds.items():
+        execution = IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else ""
+        print(f"{impl_id:<28}{execution:<26}{value:>8.2f}")
     (ROOT / "reports" / "out").mkdir(parents=True, exist_ok=True)
-    result = {"versions": versions, "runs": runs, "ratios": {n: {"ratio": r, "target": t} for n, r, t in ratios}}
+    result = {"versions": versions, "runs": runs, "ratios": {n: {"ratio": r, "target": t} for n, r, t in ratios},
+              "seconds_per_implementation": seconds}
     (ROOT / "reports" / "out" / "benchmark.json").write_text(json.dumps(result, indent=2))
     return 0
 

@@ -38,6 +38,7 @@ def matrix_section(result: dict) -> str:
     impls = result["implementations"]
     head = "".join(
         f'<th class="{"" if d["status"] == "run" else "not-run"}">{text(i)}<br><small>{text(d["version"])}</small>'
+        f'<br><small class="execution">runs as {text(d["execution"])}</small>'
         f'{"" if d["status"] == "run" else "<br><small>" + text(d["status"]) + "</small>"}</th>'
         for i, d in impls.items()
     )

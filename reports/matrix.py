@@ -62,6 +62,14 @@ def environment() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def execution_modes() -> str:
+    """How each implementation runs, grouped by mode: one line for the report's header."""
+    modes: dict[str, list[str]] = {}
+    for impl_id, impl in IMPLEMENTATIONS.items():
+        modes.setdefault(impl.execution, []).append(impl_id)
+    return "; ".join(f"{mode}: {', '.join(ids)}" for mode, ids in modes.items())
+
+
 def build(cells: list[dict]) -> dict:
     """The matrix as the JSON document: every registered implementation, run or not."""
     implementations = {}
@@ -76,6 +84,7 @@ def build(cells: list[dict]) -> dict:
         implementations[impl_id] = {
             "framework": impl.framework,
             "version": ", ".join(f"{d} {v}" for d, v in impl.versions().items()),
+            "execution": impl.execution,
             "status": status,
             "cells": {row: mine[row] for row in ROW_IDS if row in mine},
         }
@@ -100,10 +109,10 @@ def to_markdown(matrix: dict) -> str:
         "",
         f"Measured with: {env}.",
         "",
-        "| implementation | framework | versions | status |",
-        "| --- | --- | --- | --- |",
+        "| implementation | framework | versions | runs as | status |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| `{i}` | {d['framework']} | {d['version']} | {d['status']} |" for i, d in impls.items()]
+    lines += [f"| `{i}` | {d['framework']} | {d['version']} | {d['execution']} | {d['status']} |" for i, d in impls.items()]
     for row in ROWS:
         lines += ["", f"## {row.title} (`{row.id}`)", "", "| implementation | observed | evidence |", "| --- | --- | --- |"]
         for impl_id, data in impls.items():

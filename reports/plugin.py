@@ -13,12 +13,13 @@ worker to the controller; the controller alone writes, at the end of the session
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from adapters.registry import IMPLEMENTATIONS
+from adapters.registry import IMPLEMENTATIONS, implementation_in
 
 from . import html, matrix, plots
 
@@ -73,10 +74,12 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_metadata(metadata, config):
     """The report's environment header (pytest-metadata): the packages of every registered
-    implementation, with their versions or "not installed"; Python and platform are already there."""
+    implementation, with their versions or "not installed", and how bnparity runs each
+    implementation (eager, jax.jit, ...); Python and platform are already there."""
     for name, version in matrix.environment().items():
         if name not in ("python", "platform"):
             metadata[name] = html.text(version)
+    metadata["bnparity execution"] = html.text(matrix.execution_modes())
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -100,8 +103,11 @@ class RunRecords:
         self.cells: list[dict] = []
         self.seeds: list[dict] = []
         self.steps: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)  # (test, case) -> impl -> quantity
+        #: Seconds spent per implementation (setup, call and teardown of its cases), as the run measured them.
+        self.seconds: dict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report):
+        self.seconds[implementation_in(report.nodeid) or "no implementation"] += report.duration
         if report.when != "call":
             return
         self.cells += properties(report, CELL)
@@ -120,10 +126,16 @@ class RunRecords:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
-        if hasattr(self.config, "workerinput") or not self.cells:
-            return  # a worker, or a run that probed no convention: leave the last matrix as it is
-        result = self.matrix()
+        if hasattr(self.config, "workerinput"):
+            return  # a worker: the controller writes
         out = output_folder(self.config)
+        if self.seconds:
+            out.mkdir(parents=True, exist_ok=True)
+            seconds = dict(sorted(self.seconds.items(), key=lambda kv: -kv[1]))
+            (out / "durations.json").write_text(json.dumps({k: round(v, 3) for k, v in seconds.items()}, indent=2) + "\n")
+        if not self.cells:
+            return  # a run that probed no convention: leave the last matrix as it is
+        result = self.matrix()
         out.mkdir(parents=True, exist_ok=True)
         (out / "conventions.json").write_text(matrix.to_json(result))
         markdown = matrix.to_markdown(result)

@@ -28,27 +28,16 @@ from collections import OrderedDict
 
 import pytest
 
-from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, implementation_in
 
 #: The scope of cases that name no implementation.
 NO_FAMILY = "no family"
 
 
 def family_of(nodeid: str) -> str:
-    """The framework family a test id belongs to, or NO_FAMILY.
-
-    The implementation id opens the parameters (``test_x[torch-batchnorm1d-decay0.9]``); a porting
-    case names its target after ``-to-`` and runs on the target's worker.
-    """
-    _, _, params = nodeid.partition("[")
-    if "-to-" in params:
-        target = params.split("-to-", 1)[1].rstrip("]")
-        matches = [impl for impl in IMPLEMENTATIONS.values() if impl.id.split("-", 1)[1] == target]
-        return matches[0].framework if matches else NO_FAMILY
-    for impl_id in sorted(IMPLEMENTATIONS, key=len, reverse=True):
-        if params == impl_id + "]" or params.startswith(impl_id + "-"):
-            return IMPLEMENTATIONS[impl_id].framework
-    return NO_FAMILY
+    """The framework family a test id runs (a porting case: its target's), or NO_FAMILY."""
+    impl_id = implementation_in(nodeid)
+    return IMPLEMENTATIONS[impl_id].framework if impl_id else NO_FAMILY
 
 
 def selected_families(keyword: str, markers: str) -> set[str]:
@@ -94,12 +83,14 @@ def pytest_cmdline_main(config):
     """Start workers by default (before pytest-xdist reads ``-n``), unless told otherwise."""
     if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) is not None:
         return
-    if config.getoption("collectonly") or config.getoption("usepdb", False) or os.environ.get("PYTEST_XDIST_WORKER"):
-        return
+    if config.getoption("collectonly") or config.getoption("usepdb", False) or hasattr(config, "workerinput"):
+        return  # nothing to distribute, a debugger to keep in this process, or already a worker
     workers = automatic_workers(config)
     if workers:
+        # what ``-n workers`` means (xdist's own hook may already have read -n, so say it all)
         config.option.numprocesses = workers
         config.option.dist = "load" if config.option.dist == "no" else config.option.dist
+        config.option.tx = ["popen"] * workers
         share_cores(workers)
 
 

@@ -26,7 +26,7 @@ def probe_run(out: Path, *extra: str) -> dict:
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory):
     out = tmp_path_factory.mktemp("serial")
-    return out, probe_run(out)
+    return out, probe_run(out, "-p", "no:xdist")
 
 
 def test_committed_matrix_matches_the_installed_frameworks(serial):

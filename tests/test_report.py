@@ -17,7 +17,7 @@ SELECTION = ("suites/test_conventions.py", "suites/test_founding_question.py", "
 @pytest.fixture(scope="module")
 def serial_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("serial")
-    done = run_pytest(out, *SELECTION)
+    done = run_pytest(out, *SELECTION, "-p", "no:xdist")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     return out / "report.html"
 

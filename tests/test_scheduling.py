@@ -1,0 +1,85 @@
+"""One worker per framework family: which families a selection reaches, which family a case
+belongs to, how families are spread over workers, and what a real run does with them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters.registry import FRAMEWORKS
+from suites.scheduling import NO_FAMILY, assign, family_of, selected_families
+
+from .report_run import run_pytest
+
+
+@pytest.mark.parametrize(
+    "keyword, markers, families",
+    [
+        ("", "", set(FRAMEWORKS)),
+        ("torch", "", {"torch"}),
+        ("tensorflow", "", {"tensorflow"}),
+        ("jax and not flax", "", {"jax"}),
+        ("flax or haiku", "", {"jax"}),
+        ("keras3", "", {"tensorflow"}),
+        ("not jax", "", {"tensorflow", "torch", "onnx"}),
+        ("torch or onnx", "", {"torch", "onnx"}),
+        ("test_after_one_step", "", set(FRAMEWORKS)),  # a test name: every family has it
+        ("", "torch or jax", {"torch", "jax"}),
+        ("one_step", "not tensorflow", {"torch", "jax", "onnx"}),
+    ],
+)
+def test_a_selection_reaches_the_families_it_names(keyword, markers, families):
+    assert selected_families(keyword, markers) == families
+
+
+@pytest.mark.parametrize(
+    "nodeid, family",
+    [
+        ("suites/test_momentum.py::test_x[torch-batchnorm1d-m0.1]", "torch"),
+        ("suites/test_momentum.py::test_x[jax-own_unbiased-m0.1]", "jax"),
+        ("suites/test_inference.py::test_default_epsilon_alone_changes_the_output[onnx-onnxruntime]", "onnx"),
+        ("suites/test_porting.py::test_ported_state_gives_the_same_inference[batchnorm1d-to-keras3]", "tensorflow"),
+        ("suites/test_porting.py::test_ported_state_gives_the_same_inference[batchnorm1d-to-haiku]", "jax"),
+        ("tests/test_reference.py::test_founding_question_numbers", NO_FAMILY),
+        ("suites/test_conventions.py::test_every_row_has_a_probe", NO_FAMILY),
+    ],
+)
+def test_every_case_belongs_to_the_family_it_runs(nodeid, family):
+    assert family_of(nodeid) == family
+
+
+def test_families_go_whole_to_the_least_loaded_worker():
+    units = {"jax": dict.fromkeys(range(900)), "tensorflow": dict.fromkeys(range(600)),
+             "torch": dict.fromkeys(range(280)), "onnx": dict.fromkeys(range(280))}
+    plan = assign(units, ["gw0", "gw1"])
+    assert sorted(scope for scopes in plan.values() for scope in scopes) == sorted(units)
+    assert plan == {"gw0": ["tensorflow"], "gw1": ["jax", "torch", "onnx"]}
+    assert assign(units, ["gw0", "gw1", "gw2", "gw3", "gw4"])["gw4"] == []  # more workers than families
+
+
+def workers_of(stdout: str) -> dict[str, set[str]]:
+    """family -> the xdist workers its cases ran on, from ``-v`` lines like ``[gw1] PASSED nodeid``."""
+    found: dict[str, set[str]] = {}
+    for worker, nodeid in re.findall(r"\[(gw\d+)\][^\n]*? (?:PASSED|FAILED|XFAIL|XPASS|SKIPPED|ERROR) (\S+)", stdout):
+        found.setdefault(family_of(nodeid), set()).add(worker)
+    return found
+
+
+def test_a_run_of_two_families_starts_two_workers_one_per_family(tmp_path):
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "torch or onnx")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    if "created: 2/2 workers" not in done.stdout:
+        pytest.skip("this machine has one core: the run was serial, as it should be")
+    found = workers_of(done.stdout)
+    assert set(found) == {"torch", "onnx"}
+    assert all(len(workers) == 1 for workers in found.values()), found
+    assert found["torch"] != found["onnx"], found
+
+
+def test_a_run_of_one_family_starts_no_worker(tmp_path):
+    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "onnx")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "workers" not in done.stdout and "[gw" not in done.stdout
+    assert re.search(r"PASSED", done.stdout)
