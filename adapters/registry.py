@@ -124,7 +124,9 @@ def implementation_in(nodeid: str) -> str | None:
     (``test_x[torch-batchnorm1d-decay0.9]``), or for a porting case (``[batchnorm1d-to-keras3]``)
     its target, which the case builds after the PyTorch source."""
     _, _, params = nodeid.partition("[")
-    if "-to-" in params:
-        target = params.split("-to-", 1)[1].rstrip("]")
-        return next((i for i in IMPLEMENTATIONS if i.split("-", 1)[1] == target), None)
-    return next((i for i in sorted(IMPLEMENTATIONS, key=len, reverse=True) if params == i + "]" or params.startswith(i + "-")), None)
+    if "-to-" in params:  # the target's name without its framework, then maybe more parameters
+        params, name = params.split("-to-", 1)[1], lambda impl_id: impl_id.split("-", 1)[1]
+    else:
+        name = str
+    return next((i for i in sorted(IMPLEMENTATIONS, key=lambda i: -len(name(i)))
+                 if params == name(i) + "]" or params.startswith(name(i) + "-")), None)

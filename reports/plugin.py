@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import IMPLEMENTATIONS, implementation_in
+from adapters.registry import IMPLEMENTATIONS
 
 from . import html, matrix, plots
 
@@ -107,12 +107,12 @@ class RunRecords:
         self.seconds: dict[str, float] = defaultdict(float)
 
     def pytest_runtest_logreport(self, report):
-        self.seconds[implementation_in(report.nodeid) or "no implementation"] += report.duration
+        impl = next(iter(properties(report, IMPL)), None)
+        self.seconds[impl or "no implementation"] += report.duration
         if report.when != "call":
             return
         self.cells += properties(report, CELL)
         self.seeds += properties(report, SEED)
-        impl = next(iter(properties(report, IMPL)), None)
         name, _, case = report.nodeid.split("::")[-1].partition("[")
         case = case.rstrip("]")
         if impl and case.startswith(impl + "-"):
