@@ -25,25 +25,25 @@ from .spec import BatchNormSpec
 EMAS = ("batch_norm/~/mean_ema", "batch_norm/~/var_ema")
 
 
+def transformed(config: tuple, decay_rate, eps, is_training: bool) -> hk.TransformedWithState:
+    """``hk.BatchNorm(**config, decay_rate=decay_rate, eps=eps)`` called on a batch, as Haiku transforms it.
+
+    Built inside the jitted functions below, so decay and epsilon are traced values and every decay
+    shares the program compiled for a configuration, shape and dtype.
+    """
+    return hk.transform_with_state(lambda x: hk.BatchNorm(**dict(config), decay_rate=decay_rate, eps=eps, name="batch_norm")(x, is_training))
+
+
 @partial(jax.jit, static_argnames=("config", "is_training"))
 def apply(params, state, x, decay_rate, eps, *, config, is_training):
-    """``hk.BatchNorm(**config, decay_rate=decay_rate, eps=eps)`` transformed and applied, jitted.
-
-    The module is built inside the trace, so decay and epsilon are traced values and every decay
-    shares the program compiled for a configuration, shape and dtype. Returns (output, new state).
-    """
-
-    def forward(x):
-        return hk.BatchNorm(**dict(config), decay_rate=decay_rate, eps=eps, name="batch_norm")(x, is_training)
-
-    return hk.transform_with_state(forward).apply(params, state, None, x)
+    """One call of the layer, jitted; returns (output, new state)."""
+    return transformed(config, decay_rate, eps, is_training).apply(params, state, None, x)
 
 
 @partial(jax.jit, static_argnames=("config", "shape", "dtype"))
 def initial_variables(decay_rate, eps, *, config, shape, dtype):
     """Parameters and state of the layer initialized on a zero batch, jitted like the steps."""
-    forward = hk.transform_with_state(lambda x: hk.BatchNorm(**dict(config), decay_rate=decay_rate, eps=eps, name="batch_norm")(x, True))
-    return forward.init(jax.random.key(0), jnp.zeros(shape, dtype))
+    return transformed(config, decay_rate, eps, True).init(jax.random.key(0), jnp.zeros(shape, dtype))
 
 
 class HaikuBatchNorm(JitCompiled, Adapter):

@@ -45,7 +45,7 @@ def batched_call(affine, state, x, momentum, eps, *, config, inference):
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="A JAX array is being set as static")
-        native = dict(config, dtype=jnp.dtype(dict(config)["dtype"]), momentum=momentum, eps=eps)
+        native = dict(config, momentum=momentum, eps=eps)
         model, _ = eqx.nn.make_with_state(eqx.nn.BatchNorm)(**native)
     if affine is not None:
         model = eqx.tree_at(lambda m: (m.weight, m.bias), model, affine)
@@ -216,9 +216,9 @@ class EquinoxBatchBatchNorm(EquinoxEmaBatchNorm):
 
     def _moving(self) -> tuple:
         """What inference normalizes with: the hidden averages divided by 1 - momentum**t, in their dtype."""
-        hidden = [np.asarray(h) for h in self.state_.get(self.model.batch_state_index)]
+        hidden, scale = [np.asarray(h) for h in self.state_.get(self.model.batch_state_index)], self._debias()
         with np.errstate(divide="ignore", invalid="ignore"):  # momentum 1 divides by 0, as Equinox does
-            return tuple(h / np.asarray(self._debias(), h.dtype) for h in hidden)
+            return tuple(h / np.asarray(scale, h.dtype) for h in hidden)
 
     def _set_moving(self, mean: np.ndarray, var: np.ndarray, dtype) -> None:
         scale = self._debias()

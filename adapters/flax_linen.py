@@ -40,7 +40,7 @@ def apply(variables, x, momentum, epsilon, *, config, train):
     traced values: every decay shares the program compiled for a configuration, shape and dtype.
     Returns the output and, in training, the updated ``batch_stats``.
     """
-    module = nn.BatchNorm(**dict(config, dtype=jnp.dtype(dict(config)["dtype"])), momentum=momentum, epsilon=epsilon)
+    module = nn.BatchNorm(**dict(config), momentum=momentum, epsilon=epsilon)
     if not train:
         return module.apply(variables, x, use_running_average=True), variables["batch_stats"]
     output, updates = module.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
@@ -50,7 +50,7 @@ def apply(variables, x, momentum, epsilon, *, config, train):
 @partial(jax.jit, static_argnames=("config", "shape"))
 def initial_variables(*, config, shape):
     """``nn.BatchNorm(**config).init`` on a zero batch of ``shape``, jitted like the steps."""
-    native = dict(config, dtype=jnp.dtype(dict(config)["dtype"]))
+    native = dict(config)
     return nn.BatchNorm(**native).init(jax.random.key(0), jnp.zeros(shape, native["dtype"]), use_running_average=True)
 
 

@@ -24,8 +24,9 @@ class JitCompiled:
 
 
 def static(native: dict, *traced: str) -> tuple:
-    """The native arguments less the traced ones, as a hashable ``static_argnames`` value."""
-    return tuple(sorted((k, v) for k, v in native.items() if k not in traced))
+    """The native arguments less the traced ones, as a hashable ``static_argnames`` value;
+    a ``dtype`` name becomes the JAX dtype the layer's constructor takes, so ``dict(config)`` builds it."""
+    return tuple(sorted((k, jnp.dtype(v) if k == "dtype" else v) for k, v in native.items() if k not in traced))
 
 
 def device_array(value, dtype) -> jax.Array:

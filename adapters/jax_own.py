@@ -122,7 +122,7 @@ def initial_variables(num_features: int, conventions: Conventions) -> dict[str, 
         "beta": np.zeros(c, param),
         "steps": np.zeros((), np.int32),
     }
-    return {key: jnp.asarray(value) for key, value in values.items()}
+    return {key: device_array(value, value.dtype) for key, value in values.items()}
 
 
 class JaxOwnBatchNorm(JitCompiled, Adapter):

@@ -70,11 +70,15 @@ def selected_families(keyword: str, markers: str) -> set[str]:
     return found
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, where the system says), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def automatic_workers(config) -> int:
     """How many workers a run without ``-n`` gets: one per family it reaches, at most one per core."""
     families = selected_families(config.option.keyword, config.option.markexpr)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    workers = min(len(families), cores)
+    workers = min(len(families), available_cores())
     return workers if workers > 1 else 0
 
 
@@ -106,8 +110,7 @@ def share_cores(workers: int) -> None:
     twice as slowly as one process did. BatchNorm on these batches is far below any framework's
     threshold for splitting work, so a smaller pool changes no result. A variable already set is left.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = str(max(1, cores // workers))
+    threads = str(max(1, available_cores() // workers))
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, threads)
     if "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
