@@ -89,21 +89,21 @@ def _entries() -> dict[str, Implementation]:
     flax = (("jax", "jaxlib", "flax"), ("jax", "flax"))
     equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
     entries = [
-        Implementation("tensorflow-tf1", "tensorflow", "adapters.tf1:Tf1BatchNorm", *tf_keras, execution="graph session"),
-        Implementation("tensorflow-keras3", "tensorflow", "adapters.keras3:Keras3BatchNorm", *tensorflow),
-        Implementation("tensorflow-tf_keras", "tensorflow", "adapters.tf_keras:TfKerasBatchNorm", *tf_keras),
-        Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
-        Implementation("torch-batchnorm1d", "torch", "adapters.torch_nn:TorchBatchNorm", *torch),
-        Implementation("torch-batchnorm2d", "torch", "adapters.torch_nn:TorchBatchNorm2d", *torch),
-        Implementation("jax-own", "jax", "adapters.jax_own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
-        Implementation("jax-own_unbiased", "jax", "adapters.jax_own:JaxOwnUnbiased", *jax, execution="jax.jit"),
-        Implementation("jax-flax_linen", "jax", "adapters.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
-        Implementation("jax-flax_nnx", "jax", "adapters.flax_nnx:FlaxNnxBatchNorm", *flax, execution="jax.jit"),
-        Implementation("jax-haiku", "jax", "adapters.dm_haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
-        Implementation("jax-equinox_ema", "jax", "adapters.equinox_nn:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
-        Implementation("jax-equinox_batch", "jax", "adapters.equinox_nn:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
-        Implementation("onnx-reference", "onnx", "adapters.onnx_op:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
-        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx_op:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
+        Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session"),
+        Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
+        Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
+        Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
+        Implementation("torch-batchnorm1d", "torch", "adapters.torch.nn:TorchBatchNorm", *torch),
+        Implementation("torch-batchnorm2d", "torch", "adapters.torch.nn:TorchBatchNorm2d", *torch),
+        Implementation("jax-own", "jax", "adapters.jax.own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
+        Implementation("jax-own_unbiased", "jax", "adapters.jax.own:JaxOwnUnbiased", *jax, execution="jax.jit"),
+        Implementation("jax-flax_linen", "jax", "adapters.jax.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-flax_nnx", "jax", "adapters.jax.flax_nnx:FlaxNnxBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-haiku", "jax", "adapters.jax.haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
+        Implementation("jax-equinox_ema", "jax", "adapters.jax.equinox:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("jax-equinox_batch", "jax", "adapters.jax.equinox:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("onnx-reference", "onnx", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
+        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
     ]
     return {entry.id: entry for entry in entries}
 

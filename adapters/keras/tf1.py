@@ -1,7 +1,7 @@
 """TensorFlow 1's ``tf.compat.v1.layers.batch_normalization``, the founding question's own API.
 
 The layer runs in graph mode with a Session and the ``UPDATE_OPS`` collection, in a child process
-(``adapters.tf1_worker``) because it needs ``TF_USE_LEGACY_KERAS=1`` and eager execution turned
+(``adapters.keras.tf1_worker``) because it needs ``TF_USE_LEGACY_KERAS=1`` and eager execution turned
 off before anything else uses TensorFlow. This module imports no framework: it starts the worker
 on first use and talks to it over pipes. Momentum weighs the old value, the default epsilon is
 1e-3, and the moving variance is the biased one on 2-D and 3-D input; a 4-D batch takes the fused
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Adapter, State
-from .keras_style import TF_KERAS, KerasArguments
+from ..base import Adapter, State
+from .arguments import TF_KERAS, KerasArguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ class Worker:
     def __init__(self):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "adapters.tf1_worker"],
+            [sys.executable, "-m", "adapters.keras.tf1_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

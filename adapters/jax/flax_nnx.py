@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .base import State, dtype_name
+from ..base import State, dtype_name
 from .flax_linen import FLAX, FlaxLinenBatchNorm
-from .jax_compiled import device_array
+from .compiled import device_array
 
 
 @partial(jax.jit, static_argnames=("graphdef", "train"))

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .base import Adapter, State, dtype_name
-from .keras_style import TF_KERAS, KerasArguments
+from ..base import Adapter, State, dtype_name
+from .arguments import TF_KERAS, KerasArguments
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERAS_BACKEND"] = "tensorflow"

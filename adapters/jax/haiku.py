@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Adapter, State, exponential_only, dtype_name
-from .conventions import Conventions
-from .jax_compiled import JitCompiled, device_array, static
-from .spec import BatchNormSpec
+from ..base import Adapter, State, exponential_only, dtype_name
+from ..conventions import Conventions
+from .compiled import JitCompiled, device_array, static
+from ..spec import BatchNormSpec
 
 EMAS = ("batch_norm/~/mean_ema", "batch_norm/~/var_ema")
 
@@ -106,7 +106,7 @@ class HaikuBatchNorm(JitCompiled, Adapter):
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         import optax
 
-        from .jax_adam import first_adam_updates
+        from .adam import first_adam_updates
 
         native, constant = self.native, hk.initializers.Constant
 

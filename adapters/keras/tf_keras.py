@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from .keras3 import Keras3BatchNorm, keras_founding_network
-from .keras_style import TF_KERAS
+from .arguments import TF_KERAS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402

@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Adapter, State, exponential_only, dtype_name
-from .conventions import Conventions
-from .jax_compiled import JitCompiled, device_array, static
-from .spec import BatchNormSpec, SpecError
+from ..base import Adapter, State, exponential_only, dtype_name
+from ..conventions import Conventions
+from .compiled import JitCompiled, device_array, static
+from ..spec import BatchNormSpec, SpecError
 
 AXIS_NAME = "batch"
 
@@ -121,7 +121,7 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
                             config=static(native, "momentum", "eps"), inference=inference)
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
-        from .jax_adam import first_adam_updates
+        from .adam import first_adam_updates
 
         native = dict(self.native, input_size=1, dtype=jnp.dtype(self.native["dtype"]))
 

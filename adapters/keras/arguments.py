@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
-from .base import exponential_only
-from .conventions import Conventions
-from .spec import BatchNormSpec
+from ..base import exponential_only
+from ..conventions import Conventions
+from ..spec import BatchNormSpec
 
 #: tf_keras's non-fused path and TensorFlow 1's layer on 2-D and 3-D input: parameters and moving
 #: statistics in float32 for half-precision input.

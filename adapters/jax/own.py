@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Adapter, State, dtype_name
-from .conventions import Conventions
-from .jax_compiled import JitCompiled, device_array
-from .spec import BatchNormSpec, SpecError
+from ..base import Adapter, State, dtype_name
+from ..conventions import Conventions
+from .compiled import JitCompiled, device_array
+from ..spec import BatchNormSpec, SpecError
 
 #: The conventions the own implementation can be told to follow, by name.
 PRESETS = {
@@ -174,7 +174,7 @@ class JaxOwnBatchNorm(JitCompiled, Adapter):
         """The network as pure functions: ``jax.grad`` through the shared training step, then optax's Adam."""
         import optax
 
-        from .jax_adam import first_adam_updates
+        from .adam import first_adam_updates
 
         decay = jnp.float32(self.declared.decay_of(self.native["momentum"]))
         epsilon, step = jnp.float32(self.spec.epsilon), partial(train_step, reduce_axes=(0,))

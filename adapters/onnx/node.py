@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .base import Adapter, State, exponential_only
-from .conventions import Conventions
-from .spec import BatchNormSpec
+from ..base import Adapter, State, exponential_only
+from ..conventions import Conventions
+from ..spec import BatchNormSpec
 
 OPSET = 15
 INPUTS = ("X", "scale", "B", "input_mean", "input_var")

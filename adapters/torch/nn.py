@@ -14,9 +14,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from .base import Adapter, State, dtype_name
-from .conventions import Conventions
-from .spec import BatchNormSpec, SpecError
+from ..base import Adapter, State, dtype_name
+from ..conventions import Conventions
+from ..spec import BatchNormSpec, SpecError
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 

@@ -3,7 +3,7 @@
 ``tf.compat.v1.layers.batch_normalization`` exists in TensorFlow 2 only through ``tf_keras`` with
 ``TF_USE_LEGACY_KERAS=1`` set before TensorFlow is imported, and it needs graph mode
 (``disable_eager_execution``), a process-wide switch. Both would change what ``tf.keras`` means
-for Keras 3 in the test process, so this module runs in a child process (see ``adapters.tf1``):
+for Keras 3 in the test process, so this module runs in a child process (see ``adapters.keras.tf1``):
 it reads pickled requests ``(verb, arguments)`` on stdin and answers ``("ok", value)`` or
 ``("error", type name, message)`` on the original stdout; anything TensorFlow prints goes to stderr.
 """

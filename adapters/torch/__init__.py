@@ -1,0 +1,1 @@
+"""PyTorch's BatchNorm layers (``torch.nn.BatchNorm1d``/``2d``)."""
