@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +29,28 @@ EXECUTION_MODES = {
 
 
 @dataclass(frozen=True)
+class WorkerKind:
+    """A worker process for implementations that need a process-wide switch (``adapters.worker``).
+
+    env: what the worker's environment sets before anything is imported there.
+    imports: what the worker imports as soon as it starts, before its first request, so that the
+        framework import overlaps the test process's work when the worker is started early.
+    """
+
+    env: dict[str, str] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
+
+
+WORKERS = {
+    # TensorFlow 1's layers: the legacy Keras behind tf.compat.v1.layers, then graph mode (adapters/keras/tf1.py)
+    "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras")),
+    # Keras 3 reads its backend once, at import
+    "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",)),
+    "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",)),
+}
+
+
+@dataclass(frozen=True)
 class Implementation:
     """One registered BatchNorm implementation.
 
@@ -39,6 +61,7 @@ class Implementation:
     modules: the import names that must be importable for it to run.
     execution: how bnparity runs its steps, as the framework's users run them (shown in the matrix
         and the report's header); one of EXECUTION_MODES.
+    worker: the kind of worker process it runs in (one of WORKERS), or None for the test process.
     """
 
     id: str
@@ -47,10 +70,13 @@ class Implementation:
     distributions: tuple[str, ...]
     modules: tuple[str, ...]
     execution: str = "eager"
+    worker: str | None = None
 
     def __post_init__(self):
         if self.execution not in EXECUTION_MODES:
             raise ValueError(f"{self.id}: execution {self.execution!r} is not one of {', '.join(EXECUTION_MODES)}")
+        if self.worker is not None and self.worker not in WORKERS:
+            raise ValueError(f"{self.id}: worker {self.worker!r} is not one of {', '.join(WORKERS)}")
 
     @property
     def compiled(self) -> bool:
@@ -71,10 +97,17 @@ class Implementation:
                 found[dist] = "not installed"
         return found
 
-    def load(self) -> type[Adapter]:
-        """Import the adapter's module (and so its framework) and return the adapter class."""
+    def load(self, here: bool = False) -> type[Adapter]:
+        """The adapter class: its module imported (and with it the framework, unless the
+        implementation runs in a worker, whose module imports its framework only when a verb
+        runs); for a worker's implementation, unless ``here``, the class that runs it there."""
         module_name, class_name = self.adapter.split(":")
-        return getattr(importlib.import_module(module_name), class_name)
+        adapter = getattr(importlib.import_module(module_name), class_name)
+        if self.worker is None or here:
+            return adapter
+        from .worker import in_worker
+
+        return in_worker(adapter, self.worker)
 
     def create(self, spec) -> Adapter:
         """Build this implementation's adapter for ``spec``."""
@@ -89,8 +122,10 @@ def _entries() -> dict[str, Implementation]:
     flax = (("jax", "jaxlib", "flax"), ("jax", "flax"))
     equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
     entries = [
-        Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session"),
+        Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
+        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), worker="keras-jax"),
+        Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
         Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
         Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
         Implementation("torch-batchnorm1d", "torch", "adapters.torch.nn:TorchBatchNorm", *torch),

@@ -1,12 +1,20 @@
-"""Keras 3 ``keras.layers.BatchNormalization`` on the TensorFlow backend.
+"""Keras 3 ``keras.layers.BatchNormalization``, on each of its backends.
 
 Keras's ``momentum=m`` weighs the *old* value: ``moving = m * moving + (1 - m) * batch``, so the
 neutral decay is passed through unchanged. Keras 3 feeds the biased batch variance to the moving
-average on every input rank (unlike tf_keras's fused path), and its default epsilon is 1e-3.
+average on every input rank (unlike tf_keras's fused path), and its default epsilon is 1e-3
+(``keras/src/layers/normalization/batch_normalization.py``). The layer's code is the same on
+every backend; the arithmetic under it is the backend's (``keras/src/backend/<backend>/nn.py``,
+``moments``), which is why each backend is a column of its own.
+
+Keras 3 reads its backend (``KERAS_BACKEND``) once, at import, for the whole process: the
+TensorFlow backend runs in the test process, the JAX and PyTorch backends in worker processes
+(``adapters/worker.py``), so this module imports Keras only when a layer is built.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import replace
 
@@ -15,15 +23,20 @@ import numpy as np
 from ..base import Adapter, State, dtype_name
 from .arguments import TF_KERAS, KerasArguments
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ["KERAS_BACKEND"] = "tensorflow"
-import keras  # noqa: E402  (the backend must be chosen before the import)
 
-if keras.backend.backend() != "tensorflow":
-    raise RuntimeError(
-        f"keras was imported with the {keras.backend.backend()!r} backend before bnparity could choose "
-        "'tensorflow'; run tensorflow-keras3 in a process that has not imported keras yet"
-    )
+@functools.cache
+def keras_on(backend: str):
+    """``keras``, imported with ``backend``; an error if this process imported it with another."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["KERAS_BACKEND"] = backend
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(
+            f"keras was imported with the {keras.backend.backend()!r} backend before bnparity could choose "
+            f"{backend!r}; run it in a process that has not imported keras yet (adapters/worker.py)"
+        )
+    return keras
 
 
 class Keras3BatchNorm(KerasArguments, Adapter):
@@ -33,19 +46,26 @@ class Keras3BatchNorm(KerasArguments, Adapter):
         TF_KERAS, half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16"
     )
 
+    #: The backend Keras runs on, chosen for the whole process that imports it.
+    backend = "tensorflow"
+
+    @property
+    def keras(self):
+        return keras_on(self.backend)
+
     def native_defaults(self) -> dict:
-        default = keras.layers.BatchNormalization()
+        default = self.keras.layers.BatchNormalization()
         return {"momentum": default.momentum, "epsilon": default.epsilon}
 
     def _build(self) -> None:
-        self.layer = keras.layers.BatchNormalization(**self.native)
+        self.layer = self.keras.layers.BatchNormalization(**self.native)
         shape = [None] * self.spec.ndim
         shape[self.spec.channel_axis] = self.spec.num_features
         self.layer.build(tuple(shape))
 
     def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
-        inputs = keras.ops.convert_to_tensor(batch, dtype=self.spec.dtype)
-        return keras.ops.convert_to_numpy(self.layer(inputs, training=training))
+        ops = self.keras.ops
+        return ops.convert_to_numpy(self.layer(ops.convert_to_tensor(batch, dtype=self.spec.dtype), training=training))
 
     def native_state_names(self) -> tuple:
         layer = self.layer
@@ -56,7 +76,7 @@ class Keras3BatchNorm(KerasArguments, Adapter):
         return dtype_name(self.layer.moving_mean.dtype)
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
-        return keras_founding_network(keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
+        return keras_founding_network(self.keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
 
     def _train(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=True)
@@ -66,9 +86,10 @@ class Keras3BatchNorm(KerasArguments, Adapter):
 
     def _read(self) -> tuple:
         layer, c = self.layer, self.spec.num_features
-        gamma = layer.gamma.numpy() if layer.scale else np.ones(c)
-        beta = layer.beta.numpy() if layer.center else np.zeros(c)
-        return layer.moving_mean.numpy(), layer.moving_variance.numpy(), gamma, beta
+        numpy = self.keras.ops.convert_to_numpy
+        gamma = numpy(layer.gamma) if layer.scale else np.ones(c)
+        beta = numpy(layer.beta) if layer.center else np.zeros(c)
+        return numpy(layer.moving_mean), numpy(layer.moving_variance), gamma, beta
 
     def _write(self, state: State) -> None:
         layer = self.layer
@@ -76,34 +97,56 @@ class Keras3BatchNorm(KerasArguments, Adapter):
         pairs += [(layer.gamma, state.gamma)] if layer.scale else []
         pairs += [(layer.beta, state.beta)] if layer.center else []
         for variable, value in pairs:
-            variable.assign(value.astype(dtype_name(variable.dtype)))
+            variable.assign(self.keras.ops.cast(value, dtype_name(variable.dtype)))
 
 
 def keras_founding_network(module, native, native_ndim, kernel, second_kernel, x, y, learning_rate) -> dict:
-    """The founding question's network in Keras 3 or tf_keras (``module``), one step under a GradientTape.
+    """The founding question's network as a Keras model (Keras 3 on any backend, or tf_keras:
+    ``module``), trained one step by ``train_on_batch``, the step Keras's own ``fit`` runs (compiled
+    as the backend compiles it), with ``Adam(epsilon=1e-8)`` and the mean squared error.
 
     A layer that wants 4-D batches (the fused kernel) gets (N, 1, 1, 1) and hands back (N, 1).
     """
-    import tensorflow as tf
-
+    layers = module.layers
     arguments = {k: v for k, v in native.items() if k != "dtype"}
-    dense_1 = module.layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(kernel))
-    dense_2 = module.layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(second_kernel))
-    bn_1, bn_2 = module.layers.BatchNormalization(**arguments), module.layers.BatchNormalization(**arguments)
+    dense_1 = layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(kernel))
+    dense_2 = layers.Dense(1, use_bias=False, kernel_initializer=module.initializers.Constant(second_kernel))
+    bn_1, bn_2 = layers.BatchNormalization(**arguments), layers.BatchNormalization(**arguments)
     lift = (1,) * ((native_ndim or 2) - 2)
 
-    def through(layer, h, training):
-        return tf.reshape(layer(tf.reshape(h, (-1, 1) + lift), training=training), (-1, 1))
+    def through(layer, h, **call):
+        return layers.Reshape((1,))(layer(layers.Reshape((1,) + lift)(h), **call)) if lift else layer(h, **call)
 
-    x, y = tf.constant(x, tf.float32), tf.constant(y, tf.float32)
-    optimizer = module.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-8)
-    with tf.GradientTape() as tape:
-        pred = through(bn_2, dense_2(tf.nn.relu(through(bn_1, dense_1(x), True))), True)
-        loss = tf.reduce_mean(tf.square(pred - y))
-    variables = dense_1.trainable_variables + bn_1.trainable_variables + dense_2.trainable_variables + bn_2.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    inputs = module.Input((1,))
+    hidden = through(bn_1, dense_1(inputs))
+    model = module.Model(inputs, through(bn_2, dense_2(layers.ReLU()(hidden))))
+    model.compile(optimizer=module.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-8), loss="mean_squared_error")
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    model.train_on_batch(x, y)
+    numpy = module.ops.convert_to_numpy if hasattr(module, "ops") else np.asarray  # tf_keras has no ops
     values = {
         "kernel": dense_1.kernel, "moving_mean": bn_1.moving_mean, "moving_variance": bn_1.moving_variance,
-        "gamma": bn_1.gamma, "beta": bn_1.beta, "bn_1": through(bn_1, dense_1(x), False),
+        "gamma": bn_1.gamma, "beta": bn_1.beta, "bn_1": module.Model(inputs, hidden)(x, training=False),
     }
-    return values
+    return {name: numpy(value) for name, value in values.items()}
+
+
+class Keras3JaxBatchNorm(Keras3BatchNorm):
+    """The same layer with ``KERAS_BACKEND=jax``, in a worker process."""
+
+    id = "jax-keras3"
+    backend = "jax"
+
+
+class Keras3TorchBatchNorm(Keras3BatchNorm):
+    """The same layer with ``KERAS_BACKEND=torch``, in a worker process.
+
+    Its ``moments`` (``keras/src/backend/torch/nn.py``) computes the variance as E[x^2] - E[x]^2,
+    "faster" says its comment, where the TensorFlow and JAX backends take the two-pass variance:
+    the same model loses digits of its moving variance on data whose mean is large against its
+    spread only when it runs on PyTorch.
+    """
+
+    id = "torch-keras3"
+    backend = "torch"
+    declared = replace(Keras3BatchNorm.declared, one_pass_variance=True)

@@ -1,75 +1,67 @@
 """TensorFlow 1's ``tf.compat.v1.layers.batch_normalization``, the founding question's own API.
 
-The layer runs in graph mode with a Session and the ``UPDATE_OPS`` collection, in a child process
-(``adapters.keras.tf1_worker``) because it needs ``TF_USE_LEGACY_KERAS=1`` and eager execution turned
-off before anything else uses TensorFlow. This module imports no framework: it starts the worker
-on first use and talks to it over pipes. Momentum weighs the old value, the default epsilon is
-1e-3, and the moving variance is the biased one on 2-D and 3-D input; a 4-D batch takes the fused
-kernel, which stores the unbiased one.
+The layer runs in graph mode with a Session and the ``UPDATE_OPS`` collection. In TensorFlow 2 it
+exists only through ``tf_keras`` with ``TF_USE_LEGACY_KERAS=1`` set before TensorFlow is imported,
+and it needs eager execution turned off, a process-wide switch; both would change what ``tf.keras``
+means for Keras 3 in the test process, so the registry runs this adapter in a worker process
+(kind ``tensorflow1``, ``adapters/worker.py``) and this module imports TensorFlow only when a verb
+runs there. Momentum weighs the old value, the default epsilon is 1e-3, and the moving variance
+is the biased one on 2-D and 3-D input; a 4-D batch takes the fused kernel, which stores the
+unbiased one.
 """
 
 from __future__ import annotations
 
-import atexit
+import functools
 import os
-import pickle
-import subprocess
-import sys
 import weakref
-from pathlib import Path
+from collections import defaultdict
 
 import numpy as np
 
 from ..base import Adapter, State
 from .arguments import TF_KERAS, KerasArguments
 
-ROOT = Path(__file__).resolve().parents[1]
+NAMES = ("moving_mean", "moving_variance", "gamma", "beta")
 
 
-class FrameworkError(RuntimeError):
-    """An exception raised by TensorFlow in the worker; the message names its original type."""
+@functools.cache
+def tf1():
+    """``tensorflow`` in graph mode, in the worker process whose environment chose the legacy Keras."""
+    if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+        raise RuntimeError("tensorflow-tf1 runs in its worker process (adapters/worker.py, kind 'tensorflow1'), "
+                           "which sets TF_USE_LEGACY_KERAS=1 before TensorFlow is imported")
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    return tf
 
 
-class Worker:
-    """The child process that owns TensorFlow 1; one per test process, started on first use."""
+class Graph:
+    """One ``batch_normalization`` call in its own graph and session, as the question built it."""
 
-    _running: Worker | None = None
+    def __init__(self, native: dict, shape: list):
+        tf = tf1()
+        v1 = tf.compat.v1
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            arguments = {k: v for k, v in native.items() if k != "dtype"}
+            self.x = v1.placeholder(native["dtype"], shape)
+            self.training = v1.placeholder(tf.bool, [])
+            self.output = v1.layers.batch_normalization(self.x, training=self.training, **arguments)
+            self.update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+            found = {v.name.split("/")[-1].split(":")[0]: v for v in v1.global_variables()}
+            self.variables = [found.get(name) for name in NAMES]
+            self.values = [v1.placeholder(v.dtype.base_dtype, v.shape) if v is not None else None for v in self.variables]
+            self.assign = [v.assign(p) for v, p in zip(self.variables, self.values) if v is not None]
+            self.initializer = v1.global_variables_initializer()
+            self.session = v1.Session(graph=self.graph)
+            self.session.run(self.initializer)
 
-    def __init__(self):
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "adapters.keras.tf1_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
-        )
-        #: Handles of layers whose adapters are gone, sent with the next build to be reused. A
-        #: finalizer may run in the middle of a call, so it only appends here; never talks to the worker.
-        self.released: list[int] = []
-        atexit.register(self.close)
 
-    @classmethod
-    def get(cls) -> Worker:
-        if cls._running is None or cls._running.process.poll() is not None:
-            cls._running = cls()
-        return cls._running
-
-    def call(self, verb: str, *arguments):
-        pickle.dump((verb, arguments), self.process.stdin)
-        self.process.stdin.flush()
-        try:
-            answer = pickle.load(self.process.stdout)
-        except EOFError:
-            raise RuntimeError(f"the TensorFlow 1 worker exited with code {self.process.wait()} during {verb!r}") from None
-        if answer[0] == "error":
-            raise FrameworkError(f"{answer[1]}: {answer[2]}")
-        return answer[1]
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            self.process.wait(timeout=30)
+#: Graphs whose adapters are gone, by arguments and shape. Building a graph and its session costs
+#: ~75 ms, resetting its variables ~10 ms, so a released graph is reset and handed out again.
+FREE: dict[tuple, list[Graph]] = defaultdict(list)
 
 
 class Tf1BatchNorm(KerasArguments, Adapter):
@@ -78,39 +70,74 @@ class Tf1BatchNorm(KerasArguments, Adapter):
     framework_name = "TensorFlow 1"
 
     def native_defaults(self) -> dict:
-        return self.worker.call("defaults")
+        layer = tf1().compat.v1.layers.BatchNormalization()
+        return {"momentum": layer.momentum, "epsilon": layer.epsilon}
 
     def native_state_names(self) -> tuple:
-        # "batch_normalization/moving_mean" -> "moving_mean", the key a checkpoint ends in
-        return tuple(name.split("/")[-1] for name in self.worker.call("names", self.handle))
+        # "batch_normalization/moving_mean:0" -> "moving_mean", the key a checkpoint ends in
+        return tuple(v.name.split(":")[0].split("/")[-1] if v is not None else "absent" for v in self.g.variables)
 
     def native_dtypes(self) -> dict:
-        return self.worker.call("dtypes", self.handle)
+        return {"output": self.g.output.dtype.name, "moving": self.moving_dtype()}
 
     def moving_dtype(self) -> str:
-        return self.native_dtypes()["moving"]
-
-    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
-        return self.worker.call("founding_network", self.native, kernel, second_kernel, x, y, learning_rate)
+        return self.g.variables[0].dtype.base_dtype.name
 
     def _build(self) -> None:
-        self.worker = Worker.get()
         shape = [None] * self.spec.ndim  # any batch size and spatial size, the channel count fixed
         shape[self.spec.channel_axis] = self.spec.num_features
-        released, self.worker.released[:] = list(self.worker.released), []
-        self.handle = self.worker.call("build", self.native, shape, released)
-        weakref.finalize(self, self.worker.released.append, self.handle)
+        key = (tuple(sorted(self.native.items())), tuple(shape))
+        if FREE[key]:
+            self.g = FREE[key].pop()
+            self.g.session.run(self.g.initializer)
+        else:
+            self.g = Graph(self.native, shape)
+        weakref.finalize(self, FREE[key].append, self.g)
 
     def _train(self, batch: np.ndarray):
-        return self.worker.call("train", self.handle, batch)
+        g = self.g
+        output, *_ = g.session.run([g.output] + g.update_ops, {g.x: batch.astype(g.x.dtype.as_numpy_dtype), g.training: True})
+        return output
 
     def _infer(self, batch: np.ndarray):
-        return self.worker.call("infer", self.handle, batch)
+        g = self.g
+        return g.session.run(g.output, {g.x: batch.astype(g.x.dtype.as_numpy_dtype), g.training: False})
 
     def _read(self) -> tuple:
         c = self.spec.num_features
-        mean, variance, gamma, beta = self.worker.call("read", self.handle)
+        mean, variance, gamma, beta = (self.g.session.run(v) if v is not None else None for v in self.g.variables)
         return mean, variance, np.ones(c) if gamma is None else gamma, np.zeros(c) if beta is None else beta
 
     def _write(self, state: State) -> None:
-        self.worker.call("write", self.handle, list(state))
+        g = self.g
+        feeds = {p: np.asarray(value, p.dtype.as_numpy_dtype) for p, value in zip(g.values, state) if p is not None}
+        g.session.run(g.assign, feeds)
+
+    def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
+        """The question's own graph: dense, batch_normalization, ReLU, dense, batch_normalization,
+        AdamOptimizer.minimize under the UPDATE_OPS dependency, run once with training=True."""
+        tf = tf1()
+        v1 = tf.compat.v1
+        arguments = {k: v for k, v in self.native.items() if k != "dtype"}
+        graph = tf.Graph()
+        with graph.as_default():
+            inputs = v1.placeholder(tf.float32, [None, 1])
+            targets = v1.placeholder(tf.float32, [None, 1])
+            training = v1.placeholder(tf.bool, [])
+            hidden_1 = v1.layers.dense(inputs, 1, use_bias=False, kernel_initializer=v1.constant_initializer(kernel))
+            bn_1 = v1.layers.batch_normalization(hidden_1, training=training, **arguments)
+            predx = v1.layers.dense(tf.nn.relu(bn_1), 1, use_bias=False, kernel_initializer=v1.constant_initializer(second_kernel))
+            pred = v1.layers.batch_normalization(predx, training=training, **arguments)
+            loss = tf.reduce_mean(tf.square(pred - targets))
+            with tf.control_dependencies(v1.get_collection(v1.GraphKeys.UPDATE_OPS)):
+                step = v1.train.AdamOptimizer(learning_rate=learning_rate).minimize(loss)
+            names = {"kernel": "dense/kernel", "moving_mean": "batch_normalization/moving_mean",
+                     "moving_variance": "batch_normalization/moving_variance",
+                     "gamma": "batch_normalization/gamma", "beta": "batch_normalization/beta"}
+            found = {v.name.split(":")[0]: v for v in v1.global_variables()}
+            with v1.Session(graph=graph) as session:
+                session.run(v1.global_variables_initializer())
+                session.run(step, {inputs: x, targets: y, training: True})
+                values = session.run({name: found[key] for name, key in names.items()})
+                values["bn_1"] = session.run(bn_1, {inputs: x, training: False})
+        return values

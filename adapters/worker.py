@@ -1,0 +1,340 @@
+"""Implementations that need a process-wide switch run in a worker process of their own.
+
+TensorFlow 1's layers need ``TF_USE_LEGACY_KERAS=1`` and graph mode; Keras 3 chooses its backend
+(``KERAS_BACKEND``) once per process. Either would change what the other implementations in the
+test process see, so such an implementation names a worker kind in the registry
+(``Implementation.worker``, one of ``registry.WORKERS``), and this module runs it there:
+
+- In the test process the adapter class is the implementation's own, with :class:`InWorker` in
+  front of it (``in_worker``): validation, translation and layout stay in the test process, and
+  each native verb (build, train, infer, read, write, defaults, names, dtypes, the founding
+  network, eager mode) is one request to the worker. The adapter module must therefore import
+  its framework only when a verb runs, never at import.
+- One worker per kind per test process, started on first use (or earlier, by ``prestart``, so its
+  framework import overlaps other work), reused by every layer of that kind, replaced when it has died.
+- Every request is bounded in time (``BNPARITY_WORKER_TIMEOUT`` seconds, default 300, which covers
+  a framework import on a loaded machine). A worker that exits or does not answer in time is
+  killed, the request raises :class:`WorkerError` naming the implementation, the verb, what
+  happened and the end of the worker's stderr, and the next request starts a fresh worker: a
+  crash or a hang fails one test and never hangs the run.
+- An exception the framework raises in the worker is not a fault of the worker: it travels back
+  as :class:`FrameworkError` with its original type in the message, the observation a test records.
+
+Requests and answers are length-prefixed pickles on the worker's stdin and original stdout; what
+a framework prints goes to its stderr, kept in a temporary file for error messages.
+
+    python -m adapters.worker    # the worker's side; started by Worker, with the kind's environment
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import importlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from typing import Any, ClassVar
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEADER = struct.Struct("<Q")
+#: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
+DEFAULT_TIMEOUT_S = 300.0
+
+
+class WorkerError(RuntimeError):
+    """A worker process exited, hung or could not be started: a fault, not an observation."""
+
+
+class FrameworkError(RuntimeError):
+    """An exception raised by the framework in the worker; the message starts with its original type."""
+
+
+def request_timeout() -> float:
+    """Seconds one request may take (``BNPARITY_WORKER_TIMEOUT``), checked before any worker starts."""
+    value = os.environ.get("BNPARITY_WORKER_TIMEOUT", "")
+    if not value:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"BNPARITY_WORKER_TIMEOUT={value!r} must be a positive number of seconds")
+    return seconds
+
+
+# -- framing ---------------------------------------------------------------------------------------
+
+
+def send(stream, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    """``size`` bytes from ``fd``; EOFError at end of stream, TimeoutError past ``deadline``."""
+    chunks, left = [], size
+    while left:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(fd: int, deadline: float | None = None) -> Any:
+    (size,) = HEADER.unpack(read_exactly(fd, HEADER.size, deadline))
+    return pickle.loads(read_exactly(fd, size, deadline))
+
+
+# -- the test process's side -----------------------------------------------------------------------
+
+
+class Worker:
+    """One worker process of a kind (``registry.WORKERS``), owned by the test process."""
+
+    _running: ClassVar[dict[str, Worker]] = {}
+
+    def __init__(self, kind: str):
+        from .registry import WORKERS
+
+        self.kind = kind
+        self.stderr = tempfile.TemporaryFile()
+        env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.stderr, env=env, cwd=ROOT,
+        )
+        #: Handles of layers whose adapters are gone, sent with the next request so the worker drops
+        #: them. A finalizer may run in the middle of a request, so it only appends here.
+        self.released: list[int] = []
+        atexit.register(self.close)
+
+    @classmethod
+    def get(cls, kind: str) -> Worker:
+        """The live worker of ``kind``, started (or replaced, if it has died) as needed."""
+        worker = cls._running.get(kind)
+        if worker is None or worker.process.poll() is not None:
+            worker = cls._running[kind] = cls(kind)
+        return worker
+
+    @classmethod
+    def prestart(cls, kind: str) -> None:
+        """Start the worker of ``kind`` now, without waiting for it: its framework import runs
+        while the test process does other work."""
+        cls.get(kind)
+
+    def call(self, verb: str, *arguments, timeout: float | None = None) -> Any:
+        """Run ``verb`` in the worker and return its answer; see the module docstring for failures."""
+        timeout = request_timeout() if timeout is None else timeout
+        released, self.released[:] = list(self.released), []
+        try:
+            send(self.process.stdin, (verb, arguments, released))
+            answer = receive(self.process.stdout.fileno(), time.monotonic() + timeout)
+        except TimeoutError:
+            self.kill()
+            raise self.fault(verb, f"did not answer within {timeout:g} s (BNPARITY_WORKER_TIMEOUT) and was killed") from None
+        except (EOFError, BrokenPipeError, OSError):
+            raise self.fault(verb, f"exited with code {self.wait()}") from None
+        if answer[0] == "error":
+            raise FrameworkError(f"{answer[1]}: {answer[2]}")
+        return answer[1]
+
+    def fault(self, verb: str, what: str) -> WorkerError:
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - 3000))
+        tail = self.stderr.read().decode(errors="replace").strip()
+        said = f"; its stderr ends:\n{tail}" if tail else "; it wrote nothing to stderr"
+        return WorkerError(f"the {self.kind} worker (pid {self.process.pid}) {what} during {verb!r}; "
+                           f"the next request starts a fresh one{said}")
+
+    def wait(self) -> int | None:
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            self.wait()
+
+
+class Transferred:
+    """An array that came back from a worker as float64, with the dtype the framework gave it."""
+
+    def __init__(self, values: np.ndarray, dtype: str):
+        self.values, self.dtype = values, dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+class InWorker:
+    """Placed in front of an adapter class (``in_worker``): its native verbs run in the worker.
+
+    The adapter's ``__init__`` (validation, ``native_arguments``) runs here; ``_build`` asks the
+    worker to build the same adapter for the same spec and keeps its handle.
+    """
+
+    worker_kind: ClassVar[str]
+
+    def _request(self, verb: str, *arguments):
+        return self._worker.call(verb, self._handle, *arguments)
+
+    def _build(self) -> None:
+        self._worker = Worker.get(self.worker_kind)
+        self._handle = self._worker.call("build", self.id, self.spec)
+        weakref.finalize(self, self._worker.released.append, self._handle)
+
+    def _train(self, batch):
+        return Transferred(*self._request("_train", batch))
+
+    def _infer(self, batch):
+        return Transferred(*self._request("_infer", batch))
+
+    def _read(self):
+        return tuple(Transferred(*value) for value in self._request("_read"))
+
+    def _write(self, state) -> None:
+        self._request("_write", state)
+
+    def native_defaults(self) -> dict:
+        return self._request("native_defaults")
+
+    def native_state_names(self) -> tuple:
+        return self._request("native_state_names")
+
+    def native_dtypes(self) -> dict:
+        return self._request("native_dtypes")
+
+    def moving_dtype(self) -> str:
+        return self._request("moving_dtype")
+
+    def _founding_network(self, *arguments) -> dict:
+        return {name: Transferred(*value) for name, value in self._request("_founding_network", *arguments).items()}
+
+    @contextlib.contextmanager
+    def eager(self):
+        self._request("enter_eager")
+        try:
+            yield
+        finally:
+            self._request("exit_eager")
+
+
+@functools.cache
+def in_worker(adapter: type, kind: str) -> type:
+    """``adapter`` run in the worker of ``kind``: a subclass with :class:`InWorker` in front."""
+    return type(adapter.__name__, (InWorker, adapter), {"worker_kind": kind, "__module__": adapter.__module__,
+                                                        "__doc__": adapter.__doc__})
+
+
+# -- the worker's side -----------------------------------------------------------------------------
+
+
+def transferable(value: Any) -> Any:
+    """A framework array as (float64 values, dtype name); containers element by element."""
+    from .base import dtype_name
+
+    if isinstance(value, (tuple, list)):
+        return type(value)(transferable(v) for v in value)
+    if isinstance(value, dict):
+        return {k: transferable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    array = np.asarray(value)
+    return array.astype(np.float64), dtype_name(getattr(value, "dtype", array.dtype))
+
+
+class Host:
+    """The adapters built in this worker, by handle."""
+
+    def __init__(self):
+        self.adapters: dict[int, Any] = {}
+        self.contexts: dict[int, Any] = {}
+        self.next_handle = 0
+
+    def build(self, impl_id: str, spec) -> int:
+        from .registry import implementation
+
+        adapter = implementation(impl_id).load(here=True)(spec)
+        handle, self.next_handle = self.next_handle, self.next_handle + 1
+        self.adapters[handle] = adapter
+        return handle
+
+    def run(self, verb: str, arguments: tuple) -> Any:
+        if verb == "build":
+            return self.build(*arguments)
+        if verb == "sleep":  # for the machinery's tests: a request that hangs
+            time.sleep(arguments[0])
+            return None
+        handle, *rest = arguments
+        adapter = self.adapters[handle]
+        if verb == "enter_eager":
+            self.contexts[handle] = adapter.eager()
+            self.contexts[handle].__enter__()
+            return None
+        if verb == "exit_eager":
+            self.contexts.pop(handle).__exit__(None, None, None)
+            return None
+        result = getattr(adapter, verb)(*rest)
+        if verb == "_train":
+            adapter.output_dtype = transferable(result)[1]
+        return transferable(result) if verb in ("_train", "_infer", "_read", "_founding_network") else result
+
+    def release(self, handles: list[int]) -> None:
+        for handle in handles:
+            self.adapters.pop(handle, None)
+
+
+def serve() -> None:
+    from .registry import WORKERS
+
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a framework prints goes to stderr, never into the answers
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the test process, which then closes us
+    for module in WORKERS[os.environ["BNPARITY_WORKER"]].imports:
+        importlib.import_module(module)  # the framework import, while the test process works on
+    requests, host = sys.stdin.buffer.fileno(), Host()
+    while True:
+        try:
+            verb, arguments, released = receive(requests)
+        except EOFError:
+            return
+        host.release(released)
+        try:
+            answer = ("ok", host.run(verb, arguments))
+        except Exception as error:  # the framework's error travels to the test as the observation
+            answer = ("error", type(error).__name__, str(error))
+        send(answers, answer)
+
+
+if __name__ == "__main__":
+    serve()
