@@ -124,7 +124,7 @@ def _entries() -> dict[str, Implementation]:
     entries = [
         Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
-        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), worker="keras-jax"),
+        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
         Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
         Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
         Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),

@@ -117,7 +117,7 @@ class Worker:
 
         self.kind = kind
         self.stderr = tempfile.TemporaryFile()
-        env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind)
+        env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -314,13 +314,11 @@ class Host:
 
 
 def serve() -> None:
-    from .registry import WORKERS
-
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a framework prints goes to stderr, never into the answers
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the test process, which then closes us
-    for module in WORKERS[os.environ["BNPARITY_WORKER"]].imports:
+    for module in filter(None, os.environ.get("BNPARITY_WORKER_IMPORTS", "").split(",")):
         importlib.import_module(module)  # the framework import, while the test process works on
     requests, host = sys.stdin.buffer.fileno(), Host()
     while True:

@@ -8,6 +8,8 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
+from adapters.registry import IMPLEMENTATIONS, implementation_in
+
 from .cases import compare
 from .divergences import KNOWN_DIVERGENCES
 
@@ -81,3 +83,29 @@ def pytest_collection_modifyitems(config, items):
 
 class StaleDivergenceWarning(UserWarning):
     """A known-divergence entry that matches no collected test: delete or correct it."""
+
+
+#: The families whose worker processes this process has started.
+PRESTARTED = pytest.StashKey[set]()
+
+
+def pytest_runtest_setup(item):
+    """When the first case of a family runs in this process, start the worker processes its
+    selected implementations run in (``adapters/worker.py``), without waiting for them: a
+    worker's framework import then overlaps the cases that run before its first one, instead of
+    adding to them. Families run whole on one process (``suites/scheduling.py``), so this starts
+    the workers this process will use, and no other."""
+    impl_id = implementation_in(item.nodeid)
+    started = item.session.stash.setdefault(PRESTARTED, set())
+    if impl_id is None or IMPLEMENTATIONS[impl_id].framework in started:
+        return
+    family = IMPLEMENTATIONS[impl_id].framework
+    started.add(family)
+    selected = {implementation_in(other.nodeid) for other in item.session.items}
+    kinds = {impl.worker for impl in IMPLEMENTATIONS.values()
+             if impl.id in selected and impl.framework == family and impl.worker and not impl.missing()}
+    if kinds:
+        from adapters.worker import Worker
+
+        for kind in sorted(kinds):
+            Worker.prestart(kind)

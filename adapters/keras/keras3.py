@@ -132,10 +132,62 @@ def keras_founding_network(module, native, native_ndim, kernel, second_kernel, x
 
 
 class Keras3JaxBatchNorm(Keras3BatchNorm):
-    """The same layer with ``KERAS_BACKEND=jax``, in a worker process."""
+    """The same layer with ``KERAS_BACKEND=jax``, in a worker process, its calls inside ``jax.jit``.
+
+    Keras's own JAX trainer (``keras/src/backend/jax/trainer.py``) runs a model's step as one
+    jitted function of its variables (``stateless_call``); so does this adapter, with one jitted
+    call per layer configuration, training flag, shape and dtype, shared by every layer of that
+    configuration. Momentum and epsilon are plain attributes the layer reads when it is called,
+    so they are handed in as traced values and a new decay does not compile again. ``eager()``
+    runs the same calls under ``jax.disable_jit``.
+    """
 
     id = "jax-keras3"
     backend = "jax"
+
+    def eager(self):
+        import jax
+
+        return jax.disable_jit()
+
+    def _run(self, batch: np.ndarray, training: bool) -> np.ndarray:
+        layer, ops = self.layer, self.keras.ops
+        call = jitted_call(layer, self.spec.ndim, training)
+        outputs, non_trainable = call(
+            [v.value for v in layer.trainable_variables], [v.value for v in layer.non_trainable_variables],
+            ops.convert_to_tensor(batch, dtype=self.spec.dtype), self.native["momentum"], self.native["epsilon"],
+        )
+        for variable, value in zip(layer.non_trainable_variables, non_trainable):
+            variable.assign(value)
+        return ops.convert_to_numpy(outputs)
+
+
+#: (configuration less momentum and epsilon, variable shapes, batch rank, training) -> a jitted
+#: stateless call of a layer built so.
+JITTED: dict[tuple, object] = {}
+
+
+def jitted_call(layer, ndim: int, training: bool):
+    """The jitted ``stateless_call`` for ``layer``'s configuration, momentum and epsilon traced. The
+    batch rank is part of it: the layer fixes its reduction axes when it is built for a rank."""
+    import jax
+
+    config = layer.get_config()
+    key = (tuple(sorted((k, repr(v)) for k, v in config.items() if k not in ("name", "momentum", "epsilon"))),
+           tuple(tuple(v.shape) for v in layer.variables), ndim, training)
+    if key not in JITTED:
+        template = layer  # its structure only: the values come in as arguments
+
+        def call(trainable, non_trainable, x, momentum, epsilon):
+            own = template.momentum, template.epsilon
+            template.momentum, template.epsilon = momentum, epsilon
+            try:
+                return template.stateless_call(trainable, non_trainable, x, training=training)
+            finally:
+                template.momentum, template.epsilon = own
+
+        JITTED[key] = jax.jit(call)
+    return JITTED[key]
 
 
 class Keras3TorchBatchNorm(Keras3BatchNorm):

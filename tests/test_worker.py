@@ -1,0 +1,92 @@
+"""Worker processes (``adapters/worker.py``): reused, bounded in time, replaced when they die or hang.
+
+The machinery is exercised with a worker kind that imports no framework, so these tests take
+seconds; one test kills the worker of a real implementation in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from adapters.registry import WORKERS, WorkerKind, implementation
+from adapters.spec import BatchNormSpec
+from adapters.worker import FrameworkError, Worker, WorkerError, request_timeout
+
+KIND = "machinery-test"
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    monkeypatch.setitem(WORKERS, KIND, WorkerKind())
+    started = Worker.get(KIND)
+    yield started
+    Worker.get(KIND).close()
+    Worker._running.pop(KIND, None)
+
+
+def test_a_worker_is_started_once_and_reused(worker):
+    worker.call("sleep", 0)
+    assert Worker.get(KIND) is worker
+    assert worker.call("sleep", 0) is None
+
+
+def test_a_worker_killed_during_a_request_fails_it_naming_the_worker_and_the_next_gets_a_fresh_one(worker):
+    threading.Timer(0.5, os.kill, (worker.process.pid, signal.SIGKILL)).start()
+    with pytest.raises(WorkerError, match=rf"the {KIND} worker \(pid {worker.process.pid}\) exited with code -9 during 'sleep'"):
+        worker.call("sleep", 30)
+    fresh = Worker.get(KIND)
+    assert fresh is not worker and fresh.process.pid != worker.process.pid
+    assert fresh.call("sleep", 0) is None
+
+
+def test_a_hung_worker_is_killed_after_the_timeout_and_the_next_request_gets_a_fresh_one(worker):
+    start = time.monotonic()
+    with pytest.raises(WorkerError, match=r"did not answer within 1 s \(BNPARITY_WORKER_TIMEOUT\) and was killed"):
+        worker.call("sleep", 60, timeout=1)
+    assert time.monotonic() - start < 10
+    assert worker.process.poll() is not None, "the hung worker must be gone"
+    assert Worker.get(KIND).call("sleep", 0) is None
+
+
+def test_a_worker_that_dies_at_start_says_why(monkeypatch):
+    monkeypatch.setitem(WORKERS, KIND, WorkerKind(imports=("no_such_framework_bnparity",)))
+    try:
+        with pytest.raises(WorkerError, match=r"(?s)exited with code 1 during 'sleep'.*No module named 'no_such_framework_bnparity'"):
+            Worker.get(KIND).call("sleep", 0)
+    finally:
+        Worker._running.pop(KIND, None)
+
+
+def test_an_exception_in_the_worker_is_an_observation_not_a_fault(worker):
+    with pytest.raises(FrameworkError, match=r"^KeyError: .*unknown implementation 'no-such-implementation'"):
+        worker.call("build", "no-such-implementation", BatchNormSpec(2))
+    assert worker.call("sleep", 0) is None, "the worker survives a framework's exception"
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_a_bad_timeout_is_refused_before_any_worker_starts(monkeypatch, value):
+    monkeypatch.setenv("BNPARITY_WORKER_TIMEOUT", value)
+    with pytest.raises(ValueError, match="BNPARITY_WORKER_TIMEOUT"):
+        request_timeout()
+
+
+def test_killing_the_worker_of_a_real_implementation_fails_one_step_and_the_next_layer_runs():
+    impl = implementation("tensorflow-tf1")
+    if impl.missing():
+        pytest.skip(f"tensorflow-tf1 needs {', '.join(impl.missing())}, not installed (pip install -e '.[tensorflow]')")
+    spec = BatchNormSpec(2, decay=0.5)
+    batch = np.array([[0.0, 1.0], [1.0, 3.0]])
+    layer = impl.create(spec)
+    layer.train_step(batch)
+    os.kill(Worker.get(impl.worker).process.pid, signal.SIGKILL)
+    with pytest.raises(WorkerError, match=r"the tensorflow1 worker \(pid \d+\) exited with code -9 during '_train'"):
+        layer.train_step(batch)
+    fresh = impl.create(spec)
+    fresh.train_step(batch)
+    np.testing.assert_allclose(fresh.state().mean, [0.25, 1.0])
