@@ -124,12 +124,11 @@ def _entries() -> dict[str, Implementation]:
     entries = [
         Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
-        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
-        Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
         Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
         Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
         Implementation("torch-batchnorm1d", "torch", "adapters.torch.nn:TorchBatchNorm", *torch),
         Implementation("torch-batchnorm2d", "torch", "adapters.torch.nn:TorchBatchNorm2d", *torch),
+        Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
         Implementation("jax-own", "jax", "adapters.jax.own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
         Implementation("jax-own_unbiased", "jax", "adapters.jax.own:JaxOwnUnbiased", *jax, execution="jax.jit"),
         Implementation("jax-flax_linen", "jax", "adapters.jax.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
@@ -137,6 +136,7 @@ def _entries() -> dict[str, Implementation]:
         Implementation("jax-haiku", "jax", "adapters.jax.haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
         Implementation("jax-equinox_ema", "jax", "adapters.jax.equinox:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
         Implementation("jax-equinox_batch", "jax", "adapters.jax.equinox:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
         Implementation("onnx-reference", "onnx", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
         Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
     ]

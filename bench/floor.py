@@ -4,9 +4,10 @@
     python bench/floor.py tensorflow jax   # only these families
 
 Nothing of bnparity is imported: this is what any check of these implementations must pay at
-least. TensorFlow 1's graph-mode layer runs in a second interpreter, as it must (it needs
-``TF_USE_LEGACY_KERAS=1`` and eager execution off, process-wide), started first so that it
-overlaps with the rest, as the suite's TensorFlow 1 worker may.
+least. What needs a process-wide switch runs in an interpreter of its own, as it must, started
+first so that it overlaps with the rest, as the suite's worker processes may: TensorFlow 1's
+graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensorflow family,
+Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family.
 """
 
 import os
@@ -22,7 +23,6 @@ FAMILIES = ("tensorflow", "torch", "jax", "onnx")
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
 TF1 = (
-    "import os; os.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
     "import numpy as np, tensorflow as tf\n"
     "tf.compat.v1.disable_eager_execution()\n"
     "x = tf.compat.v1.placeholder(tf.float32, [None, 4])\n"
@@ -31,6 +31,17 @@ TF1 = (
     "    s.run(tf.compat.v1.global_variables_initializer())\n"
     "    s.run([y] + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS), {x: np.ones((8, 4))})\n"
 )
+
+KERAS3 = (
+    "import numpy as np, keras\n"
+    "keras.layers.BatchNormalization()(np.ones((8, 4), 'float32'), training=True)\n"
+)
+#: family -> (environment, code) of the interpreters it starts
+OWN_PROCESS = {
+    "tensorflow": [({"TF_USE_LEGACY_KERAS": "1"}, TF1)],
+    "jax": [({"KERAS_BACKEND": "jax"}, KERAS3)],
+    "torch": [({"KERAS_BACKEND": "torch"}, KERAS3)],
+}
 
 
 def tensorflow() -> None:
@@ -89,10 +100,11 @@ def main(families: list[str]) -> int:
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise SystemExit(f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
-    tf1 = subprocess.Popen([sys.executable, "-c", TF1], stderr=subprocess.DEVNULL) if "tensorflow" in families else None
+    own = [subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, **env), stderr=subprocess.DEVNULL)
+           for family in families for env, code in OWN_PROCESS.get(family, ())]
     for family in families:
         globals()[family]()
-    return tf1.wait() if tf1 else 0
+    return max([process.wait() for process in own], default=0)
 
 
 if __name__ == "__main__":

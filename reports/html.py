@@ -20,6 +20,11 @@ STYLE = """<style>
 #bnparity-matrix th, #bnparity-matrix td, .bnparity-table th, .bnparity-table td {
   border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; text-align: left; }
 #bnparity-matrix thead th { background: #f0f0f0; position: sticky; top: 0; }
+#bnparity-matrix thead tr:nth-child(2) th { top: 1.6em; }
+#bnparity-matrix th.family { text-align: center; background: #e2e6ec; }
+#bnparity-matrix tbody th, #bnparity-matrix thead th[rowspan] { position: sticky; left: 0; z-index: 2; background: #fafafa;
+  min-width: 16em; max-width: 22em; }
+#bnparity-matrix .swatch { display: inline-block; margin: 2px 4px 0 0; padding: 0 4px; font-size: 11px; font-weight: normal; }
 #bnparity-matrix td.mismatch { background: #f8c9c9; }
 #bnparity-matrix td.not-run, #bnparity-matrix th.not-run { background: #eee; color: #888; }
 #bnparity-matrix .declared { display: block; font-weight: bold; color: #a00; }
@@ -33,9 +38,22 @@ def text(value) -> str:
     return html.escape(str(value), quote=True)
 
 
+#: Background colours for the values of a row that are not its most common one, in order of appearance.
+VALUE_COLOURS = ("#fde2a7", "#c9e4f8", "#d8f0c8", "#ead7f5", "#f9d0e3", "#cdeee9", "#f3e3c6", "#dcdcf7")
+
+
 def matrix_section(result: dict) -> str:
-    """The conventions matrix of this run: one row per convention, one column per implementation."""
-    impls = result["implementations"]
+    """The conventions matrix of this run: one row per convention, one column per implementation.
+
+    Built to be read at a glance with twenty-some columns: columns grouped under their family, the
+    row names kept in view while scrolling sideways, and in each row the most common observed value
+    left white while every other value gets a colour of its own, named in the row's legend.
+    """
+    families: dict[str, list[str]] = {}
+    for impl_id, data in result["implementations"].items():
+        families.setdefault(data["framework"], []).append(impl_id)
+    impls = {i: result["implementations"][i] for ids in families.values() for i in ids}
+    groups = "".join(f'<th colspan="{len(ids)}" class="family">{text(family)}</th>' for family, ids in families.items())
     head = "".join(
         f'<th class="{"" if d["status"] == "run" else "not-run"}">{text(i)}<br><small>{text(d["version"])}</small>'
         f'<br><small class="execution">runs as {text(d["execution"])}</small>'
@@ -44,6 +62,11 @@ def matrix_section(result: dict) -> str:
     )
     body = []
     for row in ROWS:
+        observed = [d["cells"][row.id]["observed"] for d in impls.values() if row.id in d["cells"]]
+        counts = {value: observed.count(value) for value in observed}
+        common = max(counts, key=counts.get) if counts else None
+        others = [value for value in counts if value != common]
+        colours = {value: VALUE_COLOURS[k % len(VALUE_COLOURS)] for k, value in enumerate(others)}
         cells = []
         for data in impls.values():
             cell = data["cells"].get(row.id)
@@ -53,19 +76,23 @@ def matrix_section(result: dict) -> str:
                 continue
             mismatch = cell["observed"] != cell["declared"]
             declared = f'<span class="declared">declared: {text(cell["declared"])}</span>' if mismatch else ""
-            cells.append(
-                f'<td class="{"mismatch" if mismatch else "observed"}" title="{text(cell["evidence"])}">'
-                f'{text(cell["observed"])}{declared}</td>'
-            )
-        body.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{text(row.id)}</small></th>{"".join(cells)}</tr>')
+            colour = colours.get(cell["observed"])
+            style = f' style="background: {colour}"' if colour and not mismatch else ""
+            classes = "mismatch" if mismatch else ("observed differs" if colour else "observed")
+            cells.append(f'<td class="{classes}"{style} title="{text(cell["evidence"])}">{text(cell["observed"])}{declared}</td>')
+        legend = "".join(f'<span class="swatch" style="background: {c}">{text(v)}</span>' for v, c in colours.items())
+        legend = f'<br><small class="legend">most common: {text(common)}</small>{legend}' if colours else ""
+        body.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{text(row.id)}</small>{legend}</th>'
+                    f'{"".join(cells)}</tr>')
     run = sum(d["status"] == "run" for d in impls.values())
     return (
         f'{STYLE}<section class="bnparity" id="bnparity-matrix-section"><h2>Conventions matrix of this run</h2>'
-        f"<p>{run} of {len(impls)} implementations observed. Each cell is what this run measured (hover for the "
-        "evidence, and over a row title for what it means when you port); a red cell is one where the observation "
-        "differs from the adapter's declaration, which is shown beneath it; grey columns were not run.</p>"
-        f'<div class="bnparity-scroll"><table id="bnparity-matrix"><thead><tr><th>convention</th>{head}</tr></thead>'
-        f'<tbody>{"".join(body)}</tbody></table></div></section>'
+        f"<p>{run} of {len(impls)} implementations observed, grouped by family. Each cell is what this run measured "
+        "(hover for the evidence, and over a row title for what it means when you port). In each row the most common "
+        "value is white and every other value has a colour of its own, named under the row title; a red cell is one "
+        "where the observation differs from the adapter's declaration, which is shown beneath it; grey columns were not run.</p>"
+        f'<div class="bnparity-scroll"><table id="bnparity-matrix"><thead><tr><th rowspan="2">convention</th>{groups}</tr>'
+        f'<tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></section>'
     )
 
 

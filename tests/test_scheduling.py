@@ -21,7 +21,8 @@ from .report_run import run_pytest
         ("tensorflow", "", {"tensorflow"}),
         ("jax and not flax", "", {"jax"}),
         ("flax or haiku", "", {"jax"}),
-        ("keras3", "", {"tensorflow"}),
+        ("keras3", "", {"tensorflow", "jax", "torch"}),  # Keras 3 on each of its backends
+            ("tensorflow-keras3", "", {"tensorflow"}),
         ("not jax", "", {"tensorflow", "torch", "onnx"}),
         ("torch or onnx", "", {"torch", "onnx"}),
         ("test_after_one_step", "", set(FRAMEWORKS)),  # a test name: every family has it
