@@ -41,7 +41,10 @@ class Conventions:
         batches, or None where there is none.
     no_moving_statistics: the native way to keep no moving statistics and normalize inference
         batches with their own (PyTorch ``track_running_stats=False``), or None.
-    batch_size_1: what a training step on one value per channel does: ``raises`` or ``runs``.
+    batch_size_1: what a training step on one value per channel does: ``raises``, ``runs``
+        (normalizes it, to beta, and feeds its zero variance to the moving average), or
+        ``passes through`` (the output is the input and the moving statistics stay as they were:
+        Paddle's CPU kernel skips the step).
     half_precision: the dtypes of the output and of the moving statistics for float16 and
         bfloat16 input, written as the matrix writes them.
     inference_formula: which statistics inference normalizes with, and where epsilon sits.
@@ -60,7 +63,7 @@ class Conventions:
     one_pass_variance: bool = False
     cumulative_average: str | None = None
     no_moving_statistics: str | None = None
-    batch_size_1: Literal["raises", "runs"] = "runs"
+    batch_size_1: Literal["raises", "runs", "passes through"] = "runs"
     half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
     inference_formula: str = INFERENCE_FORMULA
 
@@ -82,6 +85,11 @@ class Conventions:
             "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
             "state_names": ", ".join(self.state_names),
         }
+
+    def half_precision_raises(self, dtype: str) -> bool:
+        """Whether the framework itself refuses a training step in ``dtype`` (``"<dtype>: raises"``
+        in ``half_precision``), as Paddle's CPU kernels refuse float16."""
+        return f"{dtype}: raises" in self.half_precision.split("; ")
 
     def native_momentum(self, decay: float) -> float:
         """The native momentum argument that gives ``decay`` (the weight of the old value)."""

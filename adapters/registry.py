@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Adapter
 
-FRAMEWORKS = ("tensorflow", "torch", "jax", "onnx")
+FRAMEWORKS = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad")
 #: Each way a step can run -> whether it is compiled.
 EXECUTION_MODES = {
     "eager": False,  # one framework call per operation, as in a notebook or a plain training loop
@@ -121,6 +121,7 @@ def _entries() -> dict[str, Implementation]:
     jax = (("jax", "jaxlib"), ("jax",))
     flax = (("jax", "jaxlib", "flax"), ("jax", "flax"))
     equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
+    paddle = (("paddlepaddle",), ("paddle",))
     entries = [
         Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
@@ -139,6 +140,8 @@ def _entries() -> dict[str, Implementation]:
         Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
         Implementation("onnx-reference", "onnx", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
         Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
+        Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle),
+        Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle),
     ]
     return {entry.id: entry for entry in entries}
 

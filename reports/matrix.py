@@ -39,7 +39,8 @@ ROWS: tuple[Row, ...] = (
         "blend: decay * initial + (1 - decay) * batch, the founding question's surprise; copy stores the batch "
         "value; debiased divides a hidden average by 1 - decay**t, which gives the batch value only where it starts at 0."),
     Row("batch_size_1", "One value per channel in training",
-        "Some refuse, others normalize everything to beta and store a zero (or NaN) variance."),
+        "Some refuse, others normalize everything to beta and store a zero (or NaN) variance; Paddle passes the "
+        "batch through untouched and updates nothing."),
     Row("cumulative_average", "A cumulative (non-exponential) average",
         "Only where a native argument exists can it be ported; elsewhere it must be emulated."),
     Row("inference_formula", "What inference normalizes with",

@@ -146,12 +146,16 @@ def first_step(impl_id):
 @probe("batch_size_1")
 def batch_size_1(impl_id):
     adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+    batch = np.array([[3.0, -1.0]])
     try:
-        output = adapter.train_step(np.array([[3.0, -1.0]]))
+        output = adapter.train_step(batch)
     except Exception as error:  # the framework's own refusal is the observation
         return "raises", f"{type(error).__name__}: {str(error).splitlines()[0]}"
     state = adapter.state()
-    return "runs", f"output {np.array2string(output.ravel(), precision=4)}, moving variance {np.array2string(state.variance, precision=4)}"
+    evidence = (f"input {np.array2string(batch.ravel())}: output {np.array2string(output.ravel(), precision=4)}, "
+                f"moving mean {np.array2string(state.mean, precision=4)}, moving variance {np.array2string(state.variance, precision=4)}")
+    untouched = np.array_equal(output, batch) and np.array_equal(state.mean, [0, 0]) and np.array_equal(state.variance, [1, 1])
+    return ("passes through" if untouched else "runs"), evidence
 
 
 @probe("cumulative_average")
@@ -186,17 +190,23 @@ def inference_formula(impl_id):
 
 @probe("half_precision")
 def half_precision(impl_id):
-    parts = []
+    parts, refusals = [], []
     for dtype in ("float16", "bfloat16"):
         try:
             adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
         except SpecError:
             parts.append(f"{dtype}: not supported")
             continue
-        adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
+        try:
+            adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
+        except Exception as error:  # the framework's own refusal is the observation
+            parts.append(f"{dtype}: raises")
+            refusals.append(f"{dtype}: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+            continue
         dtypes = adapter.native_dtypes()
         parts.append(f"{dtype}: output {dtypes['output']}, moving {dtypes['moving']}")
-    return "; ".join(parts), "dtypes of the training output and of the stored moving mean after one step"
+    evidence = "dtypes of the training output and of the stored moving mean after one step"
+    return "; ".join(parts), "; ".join([evidence, *refusals])
 
 
 @probe("variance_robustness")
