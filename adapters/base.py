@@ -215,8 +215,9 @@ def exponential_only(spec: BatchNormSpec, framework: str) -> None:
 
 
 def dtype_name(dtype: Any) -> str:
-    """'float16', 'bfloat16', ... from a NumPy, ml_dtypes, torch or TensorFlow dtype."""
-    return str(getattr(dtype, "name", dtype)).replace("torch.", "")
+    """'float16', 'bfloat16', ... from a NumPy, ml_dtypes, TensorFlow, PyTorch ('torch.float16'),
+    Paddle ('paddle.float16') or MLX ('mlx.core.float16') dtype."""
+    return str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
 
 
 def to_float64(value: Any) -> np.ndarray:

@@ -142,6 +142,7 @@ def _entries() -> dict[str, Implementation]:
         Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
         Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle),
         Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle),
+        Implementation("mlx-batchnorm", "mlx", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
     ]
     return {entry.id: entry for entry in entries}
 

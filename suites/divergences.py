@@ -51,6 +51,13 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
     Divergence("test_half_precision_step", "torch-batchnorm2d-bfloat16-batch2", "half_precision", TORCH_BFLOAT16),
     Divergence(
         "test_half_precision_step",
+        "mlx-batchnorm-bfloat16-batch2",
+        "half_precision",
+        "MLX computes the batch statistics of a bfloat16 layer in bfloat16: the rounded batch mean shifts "
+        "the training output by ~9% (0.890625 where the float64 convention gives 0.98349), as PyTorch's does",
+    ),
+    Divergence(
+        "test_half_precision_step",
         "jax-haiku-bfloat16-batch2",
         "half_precision",
         "Haiku computes the batch statistics in the input dtype: the bfloat16 batch mean is rounded "

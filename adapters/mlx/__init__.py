@@ -1,0 +1,1 @@
+"""MLX's BatchNorm (``mlx.nn.BatchNorm``), on its Linux CPU build (``mlx[cpu]``)."""
