@@ -208,6 +208,18 @@ class Adapter(abc.ABC):
         return f"{type(self).__name__}({self.spec})"
 
 
+class TypedArray:
+    """float64 values with the name of the dtype the framework computed them in: what an adapter
+    returns where the framework's own arrays do not convert to NumPy with their dtype (bfloat16 in
+    tinygrad, any array that comes back from a worker process)."""
+
+    def __init__(self, values: np.ndarray, dtype: str):
+        self.values, self.dtype = values, dtype
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
 def exponential_only(spec: BatchNormSpec, framework: str) -> None:
     """Refuse a cumulative average, or none, where the framework has no argument that gives it."""
     if spec.averaging != "exponential":

@@ -25,6 +25,7 @@ EXECUTION_MODES = {
     "graph session": False,  # TensorFlow 1: a graph built once, each step one Session.run (no XLA)
     "onnx reference evaluator": False,  # onnx.reference, NumPy operator by operator
     "onnxruntime session": False,  # an InferenceSession over the one-node model
+    "TinyJit": True,  # tinygrad: kernels captured on the second call of a step and replayed after
 }
 
 
@@ -143,6 +144,7 @@ def _entries() -> dict[str, Implementation]:
         Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle),
         Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle),
         Implementation("mlx-batchnorm", "mlx", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
+        Implementation("tinygrad-batchnorm", "tinygrad", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit"),
     ]
     return {entry.id: entry for entry in entries}
 

@@ -46,6 +46,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .base import TypedArray
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = struct.Struct("<Q")
 #: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
@@ -185,16 +187,6 @@ class Worker:
             self.wait()
 
 
-class Transferred:
-    """An array that came back from a worker as float64, with the dtype the framework gave it."""
-
-    def __init__(self, values: np.ndarray, dtype: str):
-        self.values, self.dtype = values, dtype
-
-    def __array__(self, dtype=None, copy=None):
-        return self.values if dtype is None else self.values.astype(dtype)
-
-
 class InWorker:
     """Placed in front of an adapter class (``in_worker``): its native verbs run in the worker.
 
@@ -213,13 +205,13 @@ class InWorker:
         weakref.finalize(self, self._worker.released.append, self._handle)
 
     def _train(self, batch):
-        return Transferred(*self._request("_train", batch))
+        return TypedArray(*self._request("_train", batch))
 
     def _infer(self, batch):
-        return Transferred(*self._request("_infer", batch))
+        return TypedArray(*self._request("_infer", batch))
 
     def _read(self):
-        return tuple(Transferred(*value) for value in self._request("_read"))
+        return tuple(TypedArray(*value) for value in self._request("_read"))
 
     def _write(self, state) -> None:
         self._request("_write", state)
@@ -237,7 +229,7 @@ class InWorker:
         return self._request("moving_dtype")
 
     def _founding_network(self, *arguments) -> dict:
-        return {name: Transferred(*value) for name, value in self._request("_founding_network", *arguments).items()}
+        return {name: TypedArray(*value) for name, value in self._request("_founding_network", *arguments).items()}
 
     @contextlib.contextmanager
     def eager(self):

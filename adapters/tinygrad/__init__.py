@@ -1,0 +1,1 @@
+"""tinygrad's BatchNorm (``tinygrad.nn.BatchNorm``), on its CPU device (kernels compiled by clang)."""
