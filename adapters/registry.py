@@ -128,6 +128,7 @@ def _entries() -> dict[str, Implementation]:
         Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
         Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
         Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
+        Implementation("tensorflow-sonnet", "tensorflow", "adapters.sonnet.nn:SonnetBatchNorm", ("tensorflow", "dm-sonnet"), ("tensorflow", "sonnet")),
         Implementation("torch-batchnorm1d", "torch", "adapters.torch.nn:TorchBatchNorm", *torch),
         Implementation("torch-batchnorm2d", "torch", "adapters.torch.nn:TorchBatchNorm2d", *torch),
         Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),

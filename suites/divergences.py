@@ -41,10 +41,20 @@ TF1_FUSED = (
     "batches, as in the founding question, it stores the biased one"
 )
 
+SONNET_FUSED = (
+    "on a 4-D channels-last batch snt.BatchNorm trains through FusedBatchNormV2, whose variance output is "
+    "the unbiased one (n/(n-1) = 18/17 at batch 2 of 3x3 images: 9.9602 stored where the biased convention "
+    "gives 9.4068); on every other batch it stores the biased variance"
+)
+
 KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
     *(
         Divergence("test_channel_axis_of_4d_input", f"tensorflow-tf1-{layout}-decay{decay}", "moving_variance_update", TF1_FUSED)
         for layout in ("channels_first", "channels_last")
+        for decay in (0.0, 0.9)
+    ),
+    *(
+        Divergence("test_channel_axis_of_4d_input", f"tensorflow-sonnet-channels_last-decay{decay}", "moving_variance_update", SONNET_FUSED)
         for decay in (0.0, 0.9)
     ),
     Divergence("test_half_precision_step", "torch-batchnorm1d-bfloat16-batch2", "half_precision", TORCH_BFLOAT16),
