@@ -48,6 +48,8 @@ WORKERS = {
     # Keras 3 reads its backend once, at import
     "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",)),
     "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",)),
+    # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
+    "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
 }
 
 
@@ -142,8 +144,8 @@ def _entries() -> dict[str, Implementation]:
         Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
         Implementation("onnx-reference", "onnx", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
         Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
-        Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle),
-        Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle),
+        Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle, worker="paddle"),
+        Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle, worker="paddle"),
         Implementation("mlx-batchnorm", "mlx", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
         Implementation("tinygrad-batchnorm", "tinygrad", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit"),
     ]
@@ -161,13 +163,36 @@ def implementation(impl_id: str) -> Implementation:
         raise KeyError(f"unknown implementation {impl_id!r}; known: {', '.join(IMPLEMENTATIONS)}") from None
 
 
+#: The source of every porting case, and the name its ids give it.
+PORTING_SOURCE, PORTING_SOURCE_NAME = "torch-batchnorm1d", "batchnorm1d"
+
+
+def porting_names() -> dict[str, str]:
+    """Porting target id -> the name its porting cases give it (``batchnorm1d-to-keras3``).
+
+    The targets are the implementations outside PyTorch (the source) and ONNX (no training API).
+    A name leaves out the framework, so that ``-k <framework>`` does not select a case that also
+    runs PyTorch; where names collide (Keras 3 on TensorFlow and on JAX, MLX's and tinygrad's
+    ``batchnorm``, Paddle's ``batchnorm1d`` and the source's), the later ones in registry order
+    get ``_2``, ``_3``. The report names each case's implementation in full.
+    """
+    names, seen = {}, {PORTING_SOURCE_NAME: 1}
+    for impl_id, impl in IMPLEMENTATIONS.items():
+        if impl.framework in ("torch", "onnx"):
+            continue
+        short = impl_id.split("-", 1)[1]
+        seen[short] = seen.get(short, 0) + 1
+        names[impl_id] = short if seen[short] == 1 else f"{short}_{seen[short]}"
+    return names
+
+
 def implementation_in(nodeid: str) -> str | None:
     """The implementation a test id runs, or None: the one its parameters open with
     (``test_x[torch-batchnorm1d-decay0.9]``), or for a porting case (``[batchnorm1d-to-keras3]``)
     its target, which the case builds after the PyTorch source."""
     _, _, params = nodeid.partition("[")
-    if "-to-" in params:  # the target's name without its framework, then maybe more parameters
-        params, name = params.split("-to-", 1)[1], lambda impl_id: impl_id.split("-", 1)[1]
+    if "-to-" in params:  # the target's porting name, then maybe more parameters
+        params, name = params.split("-to-", 1)[1], lambda impl_id, names=porting_names(): names.get(impl_id, "\0")
     else:
         name = str
     return next((i for i in sorted(IMPLEMENTATIONS, key=lambda i: -len(name(i)))

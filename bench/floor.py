@@ -7,7 +7,8 @@ Nothing of bnparity is imported: this is what any check of these implementations
 least. What needs a process-wide switch runs in an interpreter of its own, as it must, started
 first so that it overlaps with the rest, as the suite's worker processes may: TensorFlow 1's
 graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensorflow family,
-Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family.
+Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, and Paddle, whose
+import crashes an interpreter that imported TensorFlow.
 """
 
 import os
@@ -19,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-FAMILIES = ("tensorflow", "torch", "jax", "onnx")
+FAMILIES = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad")
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
 TF1 = (
@@ -36,8 +37,15 @@ KERAS3 = (
     "import numpy as np, keras\n"
     "keras.layers.BatchNormalization()(np.ones((8, 4), 'float32'), training=True)\n"
 )
-#: family -> (environment, code) of the interpreters it starts
+PADDLE = (
+    "import numpy as np, paddle\n"
+    "x = paddle.to_tensor(np.ones((8, 4), 'float32'))\n"
+    "paddle.nn.BatchNorm1D(4)(x)\n"
+    "paddle.nn.BatchNorm2D(4)(x.reshape([8, 4, 1, 1]))\n"
+)
+#: family -> (environment, code) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
 OWN_PROCESS = {
+    "paddle": [({}, PADDLE)],
     "tensorflow": [({"TF_USE_LEGACY_KERAS": "1"}, TF1)],
     "jax": [({"KERAS_BACKEND": "jax"}, KERAS3)],
     "torch": [({"KERAS_BACKEND": "torch"}, KERAS3)],
@@ -46,9 +54,11 @@ OWN_PROCESS = {
 
 def tensorflow() -> None:
     import keras
+    import sonnet as snt
     import tf_keras
 
     keras.layers.BatchNormalization()(x, training=True)
+    snt.BatchNorm(True, True)(x, is_training=True)
     tf_keras.layers.BatchNormalization(fused=False)(x, training=True)
     tf_keras.layers.BatchNormalization(fused=True)(x.reshape(8, 1, 1, 4), training=True)
 
@@ -96,6 +106,22 @@ def onnx() -> None:
     ReferenceEvaluator(model).run(None, feeds)
 
 
+def mlx() -> None:
+    import mlx.core as mx
+    import mlx.nn
+
+    mx.eval(mlx.nn.BatchNorm(4)(mx.array(x)))
+
+
+def tinygrad() -> None:
+    from tinygrad import Tensor, TinyJit, nn
+    from tinygrad.helpers import Context
+
+    layer = nn.BatchNorm(4)
+    with Context(TRAINING=1):
+        TinyJit(lambda v: layer(v).realize())(Tensor(x).realize()).numpy()
+
+
 def main(families: list[str]) -> int:
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
@@ -103,7 +129,8 @@ def main(families: list[str]) -> int:
     own = [subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, **env), stderr=subprocess.DEVNULL)
            for family in families for env, code in OWN_PROCESS.get(family, ())]
     for family in families:
-        globals()[family]()
+        if family in globals():
+            globals()[family]()
     return max([process.wait() for process in own], default=0)
 
 

@@ -164,7 +164,8 @@ def family_scheduling() -> type:
 #: seconds per implementation (bench/run.py, 2 cores): a TensorFlow case costs about twice a JAX
 #: case (eager Keras steps, TensorFlow 1 through a pipe, its graph built per layer), a PyTorch or
 #: ONNX case a third. Only the balance between workers depends on these numbers, never a result.
-RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 1.8, "torch": 0.35, "onnx": 0.3, NO_FAMILY: 1.0}
+RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 1.8, "torch": 0.35, "onnx": 0.3, "paddle": 0.25, "mlx": 0.3, "tinygrad": 2.5,
+                      NO_FAMILY: 1.0}
 
 
 def assign(units: dict[str, dict], nodes: list) -> dict:

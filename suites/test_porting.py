@@ -15,17 +15,13 @@ import pytest
 
 from adapters.porting import gaps, port
 from adapters.reference import batch_moments, bessel
-from adapters.registry import IMPLEMENTATIONS
+from adapters.registry import PORTING_SOURCE, PORTING_SOURCE_NAME, porting_names
 from adapters.spec import BatchNormSpec
 
 from .cases import adapter_class, batches, build, implementation_params
 
-SOURCE = "torch-batchnorm1d"
-TARGETS = [
-    pytest.param(impl_id, id=f"batchnorm1d-to-{impl_id.split('-', 1)[1]}")
-    for impl_id, impl in IMPLEMENTATIONS.items()
-    if impl.framework not in ("torch", "onnx")
-]
+SOURCE = PORTING_SOURCE
+TARGETS = [pytest.param(impl_id, id=f"{PORTING_SOURCE_NAME}-to-{name}") for impl_id, name in porting_names().items()]
 
 
 def trained_source(steps: int = 20, batch_size: int = 8):

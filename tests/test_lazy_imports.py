@@ -16,7 +16,8 @@ import pytest
 from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "equinox", "onnx", "onnxruntime")
+FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "tf_keras", "sonnet", "jax", "flax", "haiku", "equinox", "onnx",
+                     "onnxruntime", "paddle", "mlx", "tinygrad")
 
 
 def run_python(code: str) -> dict:
@@ -57,13 +58,15 @@ def test_bad_description_and_batch_fail_before_any_framework_is_imported():
 
 @pytest.mark.parametrize(
     "family, modules",
-    [("torch", ["torch"]), ("onnx", ["onnx", "onnxruntime"])],
-    ids=["torch", "onnx"],
+    # torch: Keras 3 on PyTorch (torch-keras3) runs in its worker, so the test process imports torch alone;
+    # paddle: Paddle runs in its worker, so the test process imports no framework at all
+    [("torch", ["torch"]), ("onnx", ["onnx", "onnxruntime"]), ("paddle", []), ("mlx", ["mlx"])],
+    ids=["torch", "onnx", "paddle", "mlx"],
 )
 def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(family, modules, tmp_path):
     """``pytest -k <family>`` over the suites, in a fresh interpreter: what ran, and what it imported.
 
-    (TensorFlow and JAX take minutes each to run; their selection is checked by collection below.)
+    (TensorFlow, JAX and tinygrad take long to run; their selection is checked by collection below.)
     """
     missing = [m for m in modules if __import__("importlib").util.find_spec(m) is None]
     if missing:

@@ -10,6 +10,11 @@ framework itself, which the suites record. With one value per channel the same k
 step ("we skip the batch norm calculation, let y = x"): the output is the input and the moving
 statistics stay as they were, where other frameworks normalize to beta or refuse.
 
+Paddle runs in a worker process of its own (kind ``paddle``, ``adapters/worker.py``): with the
+pinned versions, importing Paddle in an interpreter that has imported TensorFlow crashes it (a
+segmentation fault in ``paddle/base/core.py``), as a serial run of the whole suite would. So this
+module imports Paddle only when a verb runs there.
+
 Native arguments that change what happens to the moving statistics and are not cases of the
 suites: ``use_global_stats=True`` normalizes training batches with the moving statistics and never
 updates them (a frozen layer, which the neutral description has no field for), and
@@ -19,17 +24,24 @@ argument for a cumulative average and none to keep no moving statistics.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import replace
 
 import numpy as np
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-import paddle  # noqa: E402
+from ..base import Adapter, State, TypedArray, dtype_name, exponential_only
+from ..conventions import Conventions
+from ..spec import BatchNormSpec, SpecError
 
-from ..base import Adapter, State, dtype_name, exponential_only  # noqa: E402
-from ..conventions import Conventions  # noqa: E402
-from ..spec import BatchNormSpec, SpecError  # noqa: E402
+
+@functools.cache
+def paddle_module():
+    """``paddle``, imported in the worker process that runs this adapter (see the module docstring)."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import paddle
+
+    return paddle
 
 
 class PaddleBatchNorm1D(Adapter):
@@ -69,6 +81,7 @@ class PaddleBatchNorm1D(Adapter):
                        epsilon=native["epsilon"], center=affine, scale=affine, dtype=native["dtype"], averaging="exponential")
 
     def native_defaults(self) -> dict:
+        paddle = paddle_module()
         default = getattr(paddle.nn, self.layer_class)(self.spec.num_features)
         return {"momentum": default._momentum, "epsilon": default._epsilon}
 
@@ -82,15 +95,18 @@ class PaddleBatchNorm1D(Adapter):
         return dtype_name(self.layer._mean.dtype)
 
     def _build(self) -> None:
+        paddle = paddle_module()
         arguments = {k: v for k, v in self.native.items() if k != "dtype"}
         self.layer = getattr(paddle.nn, self.layer_class)(**arguments)
         if self.native["dtype"] != "float32":
             self.layer.to(dtype=self.native["dtype"])
 
     def _run(self, batch: np.ndarray, training: bool):
+        paddle = paddle_module()
         self.layer.train() if training else self.layer.eval()
         with paddle.no_grad():
-            return self.layer(paddle.to_tensor(batch).astype(self.native["dtype"]))
+            output = self.layer(paddle.to_tensor(batch).astype(self.native["dtype"]))
+        return TypedArray(output.astype("float64").numpy(), dtype_name(output.dtype))
 
     def _train(self, batch: np.ndarray):
         return self._run(batch, training=True)
@@ -98,10 +114,8 @@ class PaddleBatchNorm1D(Adapter):
     def _infer(self, batch: np.ndarray):
         return self._run(batch, training=False)
 
-    def _from_native(self, output) -> np.ndarray:
-        return super()._from_native(output.astype("float64").numpy())
-
     def _read(self) -> tuple:
+        paddle = paddle_module()
         layer, c = self.layer, self.spec.num_features
         gamma = layer.weight if layer.weight is not None else paddle.ones([c])
         beta = layer.bias if layer.bias is not None else paddle.zeros([c])
@@ -116,6 +130,7 @@ class PaddleBatchNorm1D(Adapter):
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         """The network with ``paddle.nn.Linear`` and this layer, one ``paddle.optimizer.Adam`` step."""
+        paddle = paddle_module()
         norm = getattr(paddle.nn, self.layer_class)
         native = {k: v for k, v in self.native.items() if k not in ("num_features", "dtype")}
         constant = paddle.nn.initializer.Constant
