@@ -7,6 +7,12 @@ average on every input rank (unlike tf_keras's fused path), and its default epsi
 every backend; the arithmetic under it is the backend's (``keras/src/backend/<backend>/nn.py``,
 ``moments``), which is why each backend is a column of its own.
 
+Native arguments that change what happens to the moving statistics and are not cases of the
+suites: ``synchronized=True`` (TensorFlow backend only; the others refuse it at construction)
+takes the batch statistics across replicas under ``tf.distribute``, which only a data-parallel run
+can show; ``renorm=True`` (batch renormalization) corrects training outputs towards the moving
+statistics, a different layer that no other framework here offers.
+
 Keras 3 reads its backend (``KERAS_BACKEND``) once, at import, for the whole process: the
 TensorFlow backend runs in the test process, the JAX and PyTorch backends in worker processes
 (``adapters/worker.py``), so this module imports Keras only when a layer is built.

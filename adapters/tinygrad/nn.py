@@ -10,6 +10,13 @@ tinygrad user casts a model, every tensor of the layer cast to the dtype.
 The unbiased factor is computed in Python from the momentum (a float), so one value per channel
 raises ``ZeroDivisionError`` (``numel - C == 0``) before any kernel runs.
 
+tinygrad is lazy, and so is the layer's update of its running statistics: in the founding
+question's network, written as tinygrad's optimizer invites (``loss.backward(); opt.step()``), the
+update is realized only after the step has overwritten the kernel, so the moving statistics are
+those of the batch under the new kernel (the founding question's table shows 0.35147938 for
+0.3514931). Realizing them before ``opt.step()`` gives the batch's; this adapter keeps the naive
+order, which is what a port will meet.
+
 The CPU device compiles each kernel with a C compiler: clang (Debian's ``clang`` package, which
 ``.ci/run`` installs). With Debian 12's clang 14, bfloat16 kernels do not compile ("__bf16 is not
 supported on this target"), so bfloat16 is refused on this toolchain; a newer clang may take it.
