@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
-from dataclasses import replace
 
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optimizers
 import numpy as np
 
-from ..base import Adapter, State, dtype_name, exponential_only
+from ..base import Adapter, State, dtype_name
 from ..conventions import Conventions
-from ..spec import BatchNormSpec, SpecError
+from ..pytorch_style import PyTorchArguments
+from ..spec import SpecError
 
 DTYPES = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32, "float64": mx.float64}
 #: The first release whose running variance is unbiased and which refuses one value per channel.
@@ -58,34 +58,17 @@ def declared_for(version: str) -> Conventions:
     )
 
 
-class MlxBatchNorm(Adapter):
+class MlxBatchNorm(PyTorchArguments, Adapter):
     id = "mlx-batchnorm"
     declared = declared_for(importlib.metadata.version("mlx"))
+    framework_name = "MLX"
     ndims = (2, 3, 4)
     native_channel_axis = -1
 
     def native_arguments(self) -> dict:
-        spec = self.spec
-        if spec.averaging == "cumulative":
-            exponential_only(spec, "MLX")
-        if spec.center != spec.scale:
-            raise SpecError("center/scale", (spec.center, spec.scale),
-                            "must be equal for MLX, whose single `affine` switch adds gamma and beta together")
-        if spec.epsilon <= 0:
-            raise SpecError("epsilon", spec.epsilon, "must be positive for MLX, whose BatchNorm refuses eps <= 0")
-        return {
-            "num_features": spec.num_features,
-            "eps": spec.epsilon,
-            "momentum": self.declared.native_momentum(spec.decay),
-            "affine": spec.scale,
-            "track_running_stats": spec.averaging != "none",
-            "dtype": spec.dtype,
-        }
-
-    def spec_from_native(self, native: dict) -> BatchNormSpec:
-        return replace(self.spec, num_features=native["num_features"], decay=self.declared.decay_of(native["momentum"]),
-                       epsilon=native["eps"], center=native["affine"], scale=native["affine"], dtype=native["dtype"],
-                       averaging="exponential" if native["track_running_stats"] else "none")
+        if self.spec.epsilon <= 0:
+            raise SpecError("epsilon", self.spec.epsilon, "must be positive for MLX, whose BatchNorm refuses eps <= 0")
+        return super().native_arguments()
 
     def native_defaults(self) -> dict:
         default = nn.BatchNorm(self.spec.num_features)

@@ -27,15 +27,14 @@ training step (``eager()`` runs them without it, for the compiled-vs-eager test)
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes, nn
 from tinygrad.helpers import Context
 
-from ..base import Adapter, State, TypedArray, exponential_only
+from ..base import Adapter, State, TypedArray
 from ..conventions import Conventions
-from ..spec import BatchNormSpec, SpecError
+from ..pytorch_style import PyTorchArguments
 
 DTYPES = {"float16": dtypes.half, "bfloat16": dtypes.bfloat16, "float32": dtypes.float32, "float64": dtypes.float64}
 NAMES = {dtype.name: name for name, dtype in DTYPES.items()}  # tinygrad's "half", "float", ... -> ours
@@ -54,7 +53,7 @@ def to_numpy(tensor: Tensor) -> np.ndarray:
     return (tensor.cast(dtypes.float32) if tensor.dtype == dtypes.bfloat16 else tensor).numpy().astype(np.float64)
 
 
-class TinygradBatchNorm(Adapter):
+class TinygradBatchNorm(PyTorchArguments, Adapter):
     id = "tinygrad-batchnorm"
     declared = Conventions(
         momentum_weight="new",
@@ -67,28 +66,9 @@ class TinygradBatchNorm(Adapter):
         state_names=ATTRIBUTES,
         half_precision="float16: output float16, moving float16; bfloat16: raises",
     )
+    framework_name = "tinygrad"
+    size_argument = "sz"
     native_channel_axis = 1
-
-    def native_arguments(self) -> dict:
-        spec = self.spec
-        if spec.averaging == "cumulative":
-            exponential_only(spec, "tinygrad")
-        if spec.center != spec.scale:
-            raise SpecError("center/scale", (spec.center, spec.scale),
-                            "must be equal for tinygrad, whose single `affine` switch adds gamma and beta together")
-        return {
-            "sz": spec.num_features,
-            "eps": spec.epsilon,
-            "momentum": self.declared.native_momentum(spec.decay),
-            "affine": spec.scale,
-            "track_running_stats": spec.averaging != "none",
-            "dtype": spec.dtype,
-        }
-
-    def spec_from_native(self, native: dict) -> BatchNormSpec:
-        return replace(self.spec, num_features=native["sz"], decay=self.declared.decay_of(native["momentum"]),
-                       epsilon=native["eps"], center=native["affine"], scale=native["affine"], dtype=native["dtype"],
-                       averaging="exponential" if native["track_running_stats"] else "none")
 
     def native_defaults(self) -> dict:
         default = nn.BatchNorm(self.spec.num_features)

@@ -9,19 +9,18 @@ cumulative average, one of the few conventions with a native argument only here.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..base import Adapter, State, dtype_name
 from ..conventions import Conventions
-from ..spec import BatchNormSpec, SpecError
+from ..pytorch_style import PyTorchArguments
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
 
-class TorchBatchNorm(Adapter):
+class TorchBatchNorm(PyTorchArguments, Adapter):
     id = "torch-batchnorm1d"
     declared = Conventions(
         momentum_weight="new",
@@ -37,39 +36,12 @@ class TorchBatchNorm(Adapter):
     )
     ndims = (2, 3)
     native_channel_axis = 1
+    momentum_none_is_cumulative = True
     #: The torch.nn module class: BatchNorm1d takes (N, C) and (N, C, L), BatchNorm2d (N, C, H, W).
     module_class = "BatchNorm1d"
 
-    def native_arguments(self) -> dict:
-        spec = self.spec
-        if spec.center != spec.scale:
-            raise SpecError(
-                "center/scale",
-                (spec.center, spec.scale),
-                "must be equal for PyTorch, whose single `affine` switch adds gamma and beta together",
-            )
-        exponential = spec.averaging == "exponential"
-        return {
-            "num_features": spec.num_features,
-            "eps": spec.epsilon,
-            "momentum": self.declared.native_momentum(spec.decay) if exponential else None,
-            "affine": spec.scale,
-            "track_running_stats": spec.averaging != "none",
-            "dtype": DTYPES[spec.dtype],
-        }
-
-    def spec_from_native(self, native: dict) -> BatchNormSpec:
-        averaging = "none" if not native["track_running_stats"] else "cumulative" if native["momentum"] is None else "exponential"
-        return replace(
-            self.spec,
-            num_features=native["num_features"],
-            decay=self.declared.decay_of(native["momentum"]) if averaging == "exponential" else self.spec.decay,
-            epsilon=native["eps"],
-            center=native["affine"],
-            scale=native["affine"],
-            dtype=dtype_name(native["dtype"]),
-            averaging=averaging,
-        )
+    def native_dtype(self, dtype: str):
+        return DTYPES[dtype]
 
     def native_defaults(self) -> dict:
         default = getattr(torch.nn, self.module_class)(self.spec.num_features)
