@@ -58,10 +58,13 @@ def test_every_case_belongs_to_the_family_it_runs(nodeid, family):
     assert family_of(nodeid) == family
 
 
-def test_families_go_whole_to_the_least_loaded_worker():
+def test_families_go_whole_to_the_least_loaded_worker(monkeypatch):
+    import suites.scheduling
+
+    monkeypatch.setattr(suites.scheduling, "RELATIVE_CASE_COST", {"jax": 1.0, "tensorflow": 1.8, "torch": 0.35, "onnx": 0.3})
     units = {"jax": dict.fromkeys(range(900)), "tensorflow": dict.fromkeys(range(600)),
              "torch": dict.fromkeys(range(280)), "onnx": dict.fromkeys(range(280))}
-    plan = assign(units, ["gw0", "gw1"])
+    plan = assign(units, ["gw0", "gw1"])  # costs 900, 1080, 98, 84: the costliest alone, the rest together
     assert sorted(scope for scopes in plan.values() for scope in scopes) == sorted(units)
     assert plan == {"gw0": ["tensorflow"], "gw1": ["jax", "torch", "onnx"]}
     assert assign(units, ["gw0", "gw1", "gw2", "gw3", "gw4"])["gw4"] == []  # more workers than families
