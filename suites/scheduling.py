@@ -84,7 +84,9 @@ def automatic_workers(config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """Start workers by default (before pytest-xdist reads ``-n``), unless told otherwise."""
+    """One thread per framework in every run; start workers by default (before pytest-xdist reads
+    ``-n``), unless told otherwise."""
+    pin_threads()
     if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) is not None:
         return
     if config.getoption("collectonly") or config.getoption("usepdb", False) or hasattr(config, "workerinput"):
@@ -95,26 +97,28 @@ def pytest_cmdline_main(config):
         config.option.numprocesses = workers
         config.option.dist = "load" if config.option.dist == "no" else config.option.dist
         config.option.tx = ["popen"] * workers
-        share_cores(workers)
 
 
 #: Thread pools of the frameworks, sized by environment variables read when each is imported.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def share_cores(workers: int) -> None:
-    """Give each worker its share of the cores, before the workers start (they inherit the environment).
+def pin_threads() -> None:
+    """Every framework of a run computes with one thread, in a serial run and in each worker (the
+    workers, and the frameworks' own worker processes, inherit the environment), on any machine.
 
-    Every framework sizes its thread pools to the whole machine, and OpenMP and TensorFlow threads
-    spin while they wait: two workers with two-thread pools on two cores ran the TensorFlow family
-    twice as slowly as one process did. BatchNorm on these batches is far below any framework's
-    threshold for splitting work, so a smaller pool changes no result. A variable already set is left.
+    Measured: PyTorch's CPU BatchNorm reduces a float32 batch in an order that depends on its thread
+    count. The variance probe's 64 values with mean 1e4 come out with a relative error of 0.018 on
+    two threads and 0.00081 on one, so with the machine's pools the matrix's evidence would depend
+    on its cores and on whether the run is serial. One thread per process also keeps workers from
+    competing: OpenMP and TensorFlow threads spin while they wait, and two workers with two-thread
+    pools on two cores ran the TensorFlow family twice as slowly as one process did. A variable
+    already set is left as it is.
     """
-    threads = str(max(1, available_cores() // workers))
     for variable in THREAD_VARIABLES:
-        os.environ.setdefault(variable, threads)
+        os.environ.setdefault(variable, "1")
     if "intra_op_parallelism_threads" not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}".strip()
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -166,8 +170,10 @@ def family_scheduling() -> type:
 #: are scheduled in Python, kernels compiled by clang), a TensorFlow case 1.2, a PyTorch case half
 #: (Keras 3 on PyTorch included), Paddle, MLX and ONNX cases a quarter. Only the balance between
 #: workers depends on these numbers, never a result.
+#: The machinery's tests (NO_FAMILY) cost ~25 JAX cases each: many run pytest in a fresh
+#: interpreter (111 tests, 121 s serially).
 RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 1.2, "tinygrad": 4.1, "torch": 0.47, "paddle": 0.27, "mlx": 0.25, "onnx": 0.2,
-                      NO_FAMILY: 1.0}
+                      NO_FAMILY: 25.0}
 
 
 def assign(units: dict[str, dict], nodes: list) -> dict:
