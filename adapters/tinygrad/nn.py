@@ -85,8 +85,9 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
         self.layer = nn.BatchNorm(**{k: v for k, v in self.native.items() if k != "dtype"})
         dtype = DTYPES[self.native["dtype"]]
         for attribute in ATTRIBUTES:
-            if getattr(self.layer, attribute, None) is not None:
-                setattr(self.layer, attribute, getattr(self.layer, attribute).cast(dtype).contiguous().realize())
+            tensor = getattr(self.layer, attribute, None)
+            if tensor is not None and tensor.dtype != dtype:  # the layer is built in float32
+                setattr(self.layer, attribute, tensor.cast(dtype).contiguous().realize())
 
     def _run(self, batch: np.ndarray, training: bool):
         if not hasattr(self, "steps"):
@@ -114,10 +115,12 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
         return self._run(batch, training=False)
 
     def _read(self) -> tuple:
-        layer, c = self.layer, self.spec.num_features
-        defaults = (Tensor.full((c,), float("nan")), Tensor.full((c,), float("nan")), Tensor.ones(c), Tensor.zeros(c))
-        values = [getattr(layer, a, None) for a in ATTRIBUTES]
-        return tuple(to_numpy(v if v is not None else d) for v, d in zip(values, defaults))
+        c = self.spec.num_features
+        # what a layer without moving statistics (NaN) or without affine parameters holds, made on the
+        # host: a tensor made here would be one more graph to schedule and compile on every read
+        absent = (np.full(c, np.nan), np.full(c, np.nan), np.ones(c), np.zeros(c))
+        values = [getattr(self.layer, a, None) for a in ATTRIBUTES]
+        return tuple(to_numpy(v) if v is not None else d for v, d in zip(values, absent))
 
     def _write(self, state: State) -> None:
         dtype = DTYPES[self.native["dtype"]]
