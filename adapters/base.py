@@ -50,6 +50,9 @@ class Adapter(abc.ABC):
     native_ndim: ClassVar[int | None] = None
     #: The key of ``native`` that holds the momentum (or decay) argument.
     momentum_argument: ClassVar[str] = "momentum"
+    #: Whether the framework has a training API (an optimizer) for the founding question's network;
+    #: without one, ``founding_network`` is a plain refusal (an ONNX operator, a bare layer).
+    has_training_api: ClassVar[bool] = True
 
     def __init__(self, spec: BatchNormSpec):
         if not isinstance(spec, BatchNormSpec):

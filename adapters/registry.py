@@ -11,13 +11,20 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .base import Adapter
 
-FRAMEWORKS = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad")
+#: The families, each a ``-k`` word and a marker: bnparity's own, then those of implementations
+#: registered from outside (``register``), appended as they come.
+FRAMEWORKS = ["tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad"]
+#: The entry point group under which a package registers its own implementations, ``id = "module:Class"``.
+ENTRY_POINT_GROUP = "bnparity.implementations"
+#: An implementation id: "<family>-<name>", lower case, digits and underscores.
+ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*-[a-z0-9_]+")
 #: Each way a step can run -> whether it is compiled.
 EXECUTION_MODES = {
     "eager": False,  # one framework call per operation, as in a notebook or a plain training loop
@@ -65,6 +72,8 @@ class Implementation:
     execution: how bnparity runs its steps, as the framework's users run them (shown in the matrix
         and the report's header); one of EXECUTION_MODES.
     worker: the kind of worker process it runs in (one of WORKERS), or None for the test process.
+    shipped: whether bnparity ships it (False for one registered from outside, which the committed
+        matrix leaves out).
     """
 
     id: str
@@ -74,8 +83,13 @@ class Implementation:
     modules: tuple[str, ...]
     execution: str = "eager"
     worker: str | None = None
+    shipped: bool = True
 
     def __post_init__(self):
+        if not ID_PATTERN.fullmatch(self.id):
+            raise ValueError(f"implementation id {self.id!r} must be '<family>-<name>' in lower case, digits and underscores")
+        if self.framework != self.id.split("-", 1)[0]:
+            raise ValueError(f"{self.id}: its id must start with its family {self.framework!r}")
         if self.execution not in EXECUTION_MODES:
             raise ValueError(f"{self.id}: execution {self.execution!r} is not one of {', '.join(EXECUTION_MODES)}")
         if self.worker is not None and self.worker not in WORKERS:
@@ -153,6 +167,54 @@ def _entries() -> dict[str, Implementation]:
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = _entries()
+
+
+def external(impl_id: str, target: str, distribution: str | None = None) -> Implementation:
+    """An implementation from outside bnparity: ``target`` is its adapter's ``module:Class``, its
+    family is its id's first word, and it needs its module's top-level package."""
+    module, _, name = target.partition(":")
+    if not module or not name:
+        raise ValueError(f"{impl_id}: {target!r} must be 'module:Class'")
+    return Implementation(impl_id, impl_id.split("-", 1)[0], target, (distribution,) if distribution else (),
+                          (module.split(".")[0],), shipped=False)
+
+
+def register(impl: Implementation) -> None:
+    """Add an implementation to the registry, and its family to FRAMEWORKS; before collection, so
+    that every suite, the matrix and ``-k`` see it. An id that is taken is refused."""
+    known = IMPLEMENTATIONS.get(impl.id)
+    if known is not None:
+        if known.adapter != impl.adapter:
+            raise ValueError(f"implementation id {impl.id!r} is taken (by {known.adapter}); choose another for {impl.adapter}")
+        return  # the same adapter twice (an entry point and --bnparity-impl)
+    IMPLEMENTATIONS[impl.id] = impl
+    if impl.framework not in FRAMEWORKS:
+        FRAMEWORKS.append(impl.framework)
+
+
+def register_entry_points() -> None:
+    """Every implementation that an installed package registers under ENTRY_POINT_GROUP; nothing is imported."""
+    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        register(external(entry.name, entry.value, entry.dist.name if entry.dist else None))
+
+
+def register_adapter(target: str) -> Implementation:
+    """The implementation of an adapter class named ``module:Class`` (``--bnparity-impl``), registered
+    under the id the class declares; imports its module."""
+    module, _, name = target.partition(":")
+    try:
+        adapter = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"--bnparity-impl {target!r}: cannot load it ({type(error).__name__}: {error})") from None
+    impl_id = getattr(adapter, "id", None)
+    if not isinstance(impl_id, str):
+        raise ValueError(f"--bnparity-impl {target!r}: the class has no `id` naming its implementation")
+    impl = external(impl_id, target)
+    register(impl)
+    return impl
+
+
+register_entry_points()
 
 
 def implementation(impl_id: str) -> Implementation:

@@ -92,6 +92,14 @@ def build(cells: list[dict]) -> dict:
     return {"environment": environment(), "implementations": implementations}
 
 
+def shipped(matrix: dict) -> dict:
+    """The matrix of bnparity's own implementations only, with their packages' versions: what the
+    committed CONVENTIONS.md holds, whatever else a run registered (``--bnparity-impl``, entry points)."""
+    own = {i: d for i, d in matrix["implementations"].items() if IMPLEMENTATIONS.get(i) is None or IMPLEMENTATIONS[i].shipped}
+    dists = {d for i in own if i in IMPLEMENTATIONS for d in IMPLEMENTATIONS[i].distributions} | {"python", "platform"}
+    return {"environment": {k: v for k, v in matrix["environment"].items() if k in dists}, "implementations": own}
+
+
 def to_json(matrix: dict) -> str:
     return json.dumps(matrix, indent=2, sort_keys=False) + "\n"
 

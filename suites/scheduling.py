@@ -28,7 +28,7 @@ from collections import OrderedDict
 
 import pytest
 
-from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, implementation_in
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, implementation_in, register_adapter
 
 #: The scope of cases that name no implementation.
 NO_FAMILY = "no family"
@@ -82,10 +82,24 @@ def automatic_workers(config) -> int:
     return workers if workers > 1 else 0
 
 
+def pytest_addoption(parser):
+    parser.getgroup("bnparity").addoption(
+        "--bnparity-impl", action="append", default=[], metavar="MODULE:CLASS",
+        help="also run your own adapter class (its `id` names its family) in every suite, the matrix and the report; "
+             "repeatable. A package can register one for good under the entry point group bnparity.implementations",
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """One thread per framework in every run; start workers by default (before pytest-xdist reads
+    """Register ``--bnparity-impl`` adapters (before anything reads the registry, workers included);
+    one thread per framework in every run; start workers by default (before pytest-xdist reads
     ``-n``), unless told otherwise."""
+    for target in config.getoption("bnparity_impl") or ():
+        try:
+            register_adapter(target)
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
     pin_threads()
     if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) is not None:
         return

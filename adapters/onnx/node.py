@@ -54,6 +54,7 @@ class OnnxReferenceBatchNorm(Adapter):
     )
     dtypes = ("float16", "float32", "float64")  # the NumPy runtimes have no bfloat16 kernel
     native_channel_axis = 1  # (N, C, D1, ...)
+    has_training_api = False  # an operator, not a framework: nothing trains the network around it
 
     def native_arguments(self) -> dict:
         """The node's attributes, and whether its ``scale`` and ``B`` inputs are trained parameters.

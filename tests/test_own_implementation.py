@@ -1,0 +1,78 @@
+"""Your own BatchNorm in the suites without editing bnparity: registered by an entry point
+(``bnparity.implementations``) or for one run by ``--bnparity-impl module:Class``.
+
+The example package ``examples/numpy_batchnorm`` is the implementation under test here; CI
+installs it, so its entry point makes it a column of every full run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from adapters.registry import IMPLEMENTATIONS, Implementation, external, register
+
+from .report_run import ROOT
+
+EXAMPLE = ROOT / "examples" / "numpy_batchnorm"
+
+
+def test_an_implementation_id_names_its_family():
+    for bad in ("Mine-numpy", "mine", "mine numpy-x", "-numpy"):
+        with pytest.raises(ValueError, match="must be '<family>-<name>'"):
+            external(bad, "numpy_batchnorm.adapter:NumpyBatchNorm")
+    with pytest.raises(ValueError, match="must start with its family"):
+        Implementation("mine-numpy", "yours", "m:C", (), ("m",))
+    with pytest.raises(ValueError, match="must be 'module:Class'"):
+        external("mine-numpy", "numpy_batchnorm.adapter")
+
+
+def test_a_taken_id_is_refused_naming_both_adapters():
+    with pytest.raises(ValueError, match=r"'torch-batchnorm1d' is taken \(by adapters.torch.nn:TorchBatchNorm\)"):
+        register(external("torch-batchnorm1d", "mypackage.bn:MyBatchNorm"))
+
+
+def test_the_example_is_registered_by_its_entry_point():
+    if importlib.util.find_spec("numpy_batchnorm") is None:
+        pytest.skip("the example is not installed: pip install -e examples/numpy_batchnorm (CI installs it)")
+    impl = IMPLEMENTATIONS["mine-numpy_batchnorm"]
+    assert (impl.framework, impl.adapter, impl.shipped) == ("mine", "numpy_batchnorm.adapter:NumpyBatchNorm", False)
+    assert impl.versions() == {"bnparity-numpy-batchnorm": "0.1.0"}
+
+
+def run_suites(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(EXAMPLE), str(ROOT)]))
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}",
+         f"--bnparity-out={tmp_path / 'out'}", *arguments],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False,
+    )
+
+
+def test_bnparity_impl_runs_an_adapter_in_every_suite_and_the_matrix(tmp_path):
+    (tmp_path / "yours.py").write_text(textwrap.dedent('''
+        from numpy_batchnorm.adapter import NumpyBatchNorm
+
+        class YourBatchNorm(NumpyBatchNorm):
+            id = "yours-numpy"
+    '''))
+    done = run_suites(tmp_path, "-k", "yours", "--bnparity-impl", "yours:YourBatchNorm")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "deselected" in done.stdout
+    result = json.loads((tmp_path / "out" / "conventions.json").read_text())
+    column = result["implementations"]["yours-numpy"]
+    assert column["status"] == "run" and column["cells"]["moving_variance_update"]["observed"] == "biased"
+    assert all(d["status"] == "not run" or d["status"].startswith("not installed")
+               for i, d in result["implementations"].items() if i != "yours-numpy")
+
+
+def test_a_bad_bnparity_impl_is_a_usage_error_naming_it(tmp_path):
+    done = run_suites(tmp_path, "--collect-only", "--bnparity-impl", "no_such_module_bnparity:Thing")
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "--bnparity-impl 'no_such_module_bnparity:Thing': cannot load it (ModuleNotFoundError" in done.stderr
