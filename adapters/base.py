@@ -18,6 +18,14 @@ from .conventions import Conventions
 from .spec import BatchNormSpec, SpecError
 
 
+class AdapterError(RuntimeError):
+    """An adapter broke the interface (a verb returned the wrong shape, dtype or count): the
+    message names the implementation, the verb and what was wrong."""
+
+    def __init__(self, impl_id: str, verb: str, what: str):
+        super().__init__(f"{impl_id}: {verb} {what}")
+
+
 class State(NamedTuple):
     """The four per-channel tensors of a BatchNorm layer, as float64 NumPy vectors."""
 
@@ -104,17 +112,49 @@ class Adapter(abc.ABC):
         """One training-mode forward pass: returns the output and updates the moving statistics."""
         batch = self.spec.check_batch(batch)
         output = self._train(self._to_native(batch))
-        self.output_dtype = dtype_name(output.dtype)
-        return self._from_native(output)
+        self.output_dtype = self._floating_dtype("_train", output)
+        return self._neutral_output("_train", output, batch.shape)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """One inference-mode forward pass with the moving statistics."""
         batch = self.spec.check_batch(batch)
-        return self._from_native(self._infer(self._to_native(batch)))
+        output = self._infer(self._to_native(batch))
+        self._floating_dtype("_infer", output)
+        return self._neutral_output("_infer", output, batch.shape)
 
     def state(self) -> State:
         """Moving mean, moving variance, gamma and beta as float64 NumPy vectors."""
-        return State(*(np.asarray(v, dtype=np.float64).reshape(-1) for v in self._read()))
+        values = self._read()
+        if not isinstance(values, (tuple, list)) or len(values) != 4:
+            raise AdapterError(self.id, "_read", f"returned {type(values).__name__}, not four values (mean, variance, gamma, beta)")
+        vectors = []
+        for name, value in zip(State._fields, values):
+            try:
+                vector = np.asarray(value, dtype=np.float64).reshape(-1)
+            except (TypeError, ValueError) as error:
+                raise AdapterError(self.id, "_read", f"returned a {name} that is not numbers ({error})") from None
+            if vector.shape != (self.spec.num_features,):
+                raise AdapterError(self.id, "_read", f"returned {vector.size} values for {name}, not {self.spec.num_features}")
+            vectors.append(vector)
+        return State(*vectors)
+
+    def _floating_dtype(self, verb: str, output: Any) -> str:
+        """The name of the dtype a verb's output has, which must be a floating-point one."""
+        dtype = getattr(output, "dtype", None)
+        name = dtype_name(dtype) if dtype is not None else "none"
+        if "float" not in name:
+            raise AdapterError(self.id, verb, f"returned {type(output).__name__} of dtype {name}, not floating-point numbers")
+        return name
+
+    def _neutral_output(self, verb: str, output: Any, shape: tuple[int, ...]) -> np.ndarray:
+        """A verb's output in the neutral layout, which must have the batch's shape."""
+        try:
+            array = self._from_native(output)
+        except (TypeError, ValueError) as error:
+            raise AdapterError(self.id, verb, f"returned {type(output).__name__}, which does not convert to an array ({error})") from None
+        if array.shape != shape:
+            raise AdapterError(self.id, verb, f"returned shape {array.shape} for a batch of shape {shape}")
+        return array
 
     def set_state(self, state: State) -> None:
         """Overwrite the four tensors; each must be a vector of num_features finite values."""
@@ -231,8 +271,8 @@ def exponential_only(spec: BatchNormSpec, framework: str) -> None:
 
 def dtype_name(dtype: Any) -> str:
     """'float16', 'bfloat16', ... from a NumPy, ml_dtypes, TensorFlow, PyTorch ('torch.float16'),
-    Paddle ('paddle.float16') or MLX ('mlx.core.float16') dtype."""
-    return str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
+    Paddle ('paddle.float16', named 'FLOAT16') or MLX ('mlx.core.float16') dtype."""
+    return str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1].lower()  # Paddle's name is 'FLOAT32'
 
 
 def to_float64(value: Any) -> np.ndarray:

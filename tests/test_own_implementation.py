@@ -76,3 +76,33 @@ def test_a_bad_bnparity_impl_is_a_usage_error_naming_it(tmp_path):
     done = run_suites(tmp_path, "--collect-only", "--bnparity-impl", "no_such_module_bnparity:Thing")
     assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
     assert "--bnparity-impl 'no_such_module_bnparity:Thing': cannot load it (ModuleNotFoundError" in done.stderr
+
+
+def test_a_broken_adapter_fails_naming_itself_and_the_verb_and_the_run_goes_on(tmp_path):
+    (tmp_path / "broken.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from numpy_batchnorm.adapter import NumpyBatchNorm
+
+        class WrongShape(NumpyBatchNorm):
+            id = "broken-shape"
+            def _train(self, batch):
+                return super()._train(batch)[:1]
+
+        class WrongDtype(NumpyBatchNorm):
+            id = "broken-dtype"
+            def _infer(self, batch):
+                return np.zeros(batch.shape, dtype=np.int64)
+
+        class WrongState(NumpyBatchNorm):
+            id = "broken-state"
+            def _read(self):
+                return super()._read()[:3]
+    '''))
+    impls = [f"--bnparity-impl=broken:{name}" for name in ("WrongShape", "WrongDtype", "WrongState")]
+    done = run_suites(tmp_path, "-k", "broken", "-p", "no:xdist", *impls)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "AdapterError: broken-shape: _train returned shape (1, " in done.stdout
+    assert "AdapterError: broken-dtype: _infer returned ndarray of dtype int64, not floating-point numbers" in done.stdout
+    assert "AdapterError: broken-state: _read returned tuple, not four values" in done.stdout
+    summary = done.stdout.strip().splitlines()[-1]
+    assert " failed" in summary and " passed" in summary, summary  # the run went on past the first failure
