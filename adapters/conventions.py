@@ -48,6 +48,8 @@ class Conventions:
     half_precision: the dtypes of the output and of the moving statistics for float16 and
         bfloat16 input, written as the matrix writes them.
     inference_formula: which statistics inference normalizes with, and where epsilon sits.
+    non_finite: what one NaN in one channel of a training batch does to the moving statistics:
+        ``NaN in its channel only``, ``NaN in every channel``, ``raises``.
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -66,6 +68,7 @@ class Conventions:
     batch_size_1: Literal["raises", "runs", "passes through"] = "runs"
     half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
     inference_formula: str = INFERENCE_FORMULA
+    non_finite: str = "NaN in its channel only"
 
     def cells(self) -> dict[str, str]:
         """The declaration in the conventions matrix's vocabulary: one string per row id."""
@@ -84,6 +87,7 @@ class Conventions:
             "half_precision": self.half_precision,
             "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
             "state_names": ", ".join(self.state_names),
+            "non_finite": self.non_finite,
         }
 
     def half_precision_raises(self, dtype: str) -> bool:

@@ -49,6 +49,9 @@ ROWS: tuple[Row, ...] = (
         "Statistics kept in half precision lose digits every step; float32 statistics do not."),
     Row("variance_robustness", "Moving variance of data with mean 1e4 and standard deviation 1e-2",
         "A one-pass variance (E[x^2] - E[x]^2) loses every digit there; two-pass and Welford do not."),
+    Row("non_finite", "One NaN in one channel of a training batch",
+        "A single bad value poisons the moving statistics of its channel for good (an exponential average never "
+        "forgets a NaN); where it reaches every channel, the whole layer is lost. Check batches before training."),
     Row("state_names", "Native names of moving mean, moving variance, gamma, beta",
         "The keys to map when converting a checkpoint."),
 )

@@ -222,6 +222,22 @@ def variance_robustness(impl_id):
     return observed, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
 
 
+@probe("non_finite")
+def non_finite(impl_id):
+    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+    batch = np.array([[np.nan, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    try:
+        adapter.train_step(batch)
+    except Exception as error:  # the framework's own refusal is the observation
+        return "raises", f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+    state = adapter.state()
+    poisoned = [not (np.isfinite(state.mean[c]) and np.isfinite(state.variance[c])) for c in (0, 1)]
+    observed = {(True, False): "NaN in its channel only", (True, True): "NaN in every channel"}.get(tuple(poisoned), "other")
+    evidence = (f"batch [[nan, 1], [2, 3], [4, 5]], decay 0.5: moving mean {np.array2string(state.mean, precision=4)}, "
+                f"moving variance {np.array2string(state.variance, precision=4)}")
+    return observed, evidence
+
+
 @probe("state_names")
 def state_names(impl_id):
     return ", ".join(build(impl_id, BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"
