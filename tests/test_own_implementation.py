@@ -106,3 +106,26 @@ def test_a_broken_adapter_fails_naming_itself_and_the_verb_and_the_run_goes_on(t
     assert "AdapterError: broken-state: _read returned tuple, not four values" in done.stdout
     summary = done.stdout.strip().splitlines()[-1]
     assert " failed" in summary and " passed" in summary, summary  # the run went on past the first failure
+
+
+def test_measure_finds_the_conventions_the_example_follows(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from numpy_batchnorm.adapter import NumpyBatchNorm
+
+    from suites.measure import measure
+
+    conventions, observations = measure("numpy_batchnorm.adapter:NumpyBatchNorm")
+    assert conventions.cells() == NumpyBatchNorm.declared.cells()  # its declaration, which the suites verify
+    assert set(observations) == set(NumpyBatchNorm.declared.cells())
+    assert "measured-adapter" not in IMPLEMENTATIONS
+
+
+def test_the_measure_command_prints_a_declaration_and_the_closest_implementations(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(EXAMPLE), str(ROOT)]))
+    done = subprocess.run([sys.executable, "-m", "suites.measure", "numpy_batchnorm.adapter:NumpyBatchNorm"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "declared = Conventions(\n    momentum_weight='new',  # momentum=" in done.stdout
+    assert "    moving_variance_update='biased',  # decay 0, batch [2, 6] (biased variance 4): stored 4" in done.stdout
+    closest = done.stdout.split("Closest implementations")[1].splitlines()[1]
+    assert closest.startswith("  mlx-batchnorm: differs in 3 of") or closest.startswith("  tinygrad-batchnorm: differs in 3 of"), closest

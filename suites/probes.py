@@ -1,0 +1,245 @@
+"""Probes: one per row of the conventions matrix, each measuring the answer on a batch built to
+tell the possible answers apart, and returning it with its evidence. ``test_conventions.py``
+compares each observation with the adapter's declaration; ``suites/measure.py`` turns the
+observations of an undeclared adapter into a declaration.
+
+A probe reads the native arguments it set where their meaning matters (the momentum), so the
+observations do not take the declaration on trust; the variance probe's reference (biased or
+unbiased truth) is the one declared, and ``measure`` declares it from the observation before.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from adapters.base import State
+from adapters.reference import batch_moments
+from adapters.spec import BatchNormSpec, SpecError
+
+from .cases import build, representable
+
+#: row id -> probe(impl_id) -> (observed, evidence)
+PROBES: dict[str, Callable[[str], tuple[str, str]]] = {}
+
+
+def probe(row: str):
+    def register(function):
+        PROBES[row] = function
+        return function
+
+    return register
+
+
+TWO = np.array([[2.0], [6.0]])  # one channel, batch size 2: mean 4, biased variance 4, unbiased 8
+
+
+def one_step_moving(impl_id: str, decay: float, batch: np.ndarray = TWO):
+    adapter = build(impl_id, BatchNormSpec(batch.shape[1], decay=decay))
+    before = adapter.state()
+    adapter.train_step(batch)
+    return adapter, before, adapter.state()
+
+
+@probe("momentum_weight")
+def momentum_weight(impl_id):
+    """Two steps (batch means 4, then 14) with the native momentum argument at 0.9 or 0.1.
+
+    Each reading of the argument (weight of the old value, weight of the new one) predicts both
+    moving means under each first-step rule; the observation is the reading some rule confirms,
+    so a debiased or copying first step does not hide the weighting.
+    """
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+    native = adapter.native[adapter.momentum_argument]
+    initial = adapter.state().mean[0]
+    adapter.train_step(TWO)
+    first = adapter.state().mean[0]
+    adapter.train_step(TWO + 10.0)
+    second = adapter.state().mean[0]
+    readings = []
+    for reading, d in (("old", native), ("new", 1 - native)):
+        blend = d * initial + (1 - d) * 4.0
+        predictions = {
+            "blend": (blend, d * blend + (1 - d) * 14.0),
+            "copy": (4.0, d * 4.0 + (1 - d) * 14.0),
+            "debiased": (blend / (1 - d), (d * blend + (1 - d) * 14.0) / (1 - d * d)),
+        }
+        if any(np.allclose((first, second), p, rtol=1e-5) for p in predictions.values()):
+            readings.append(reading)
+    observed = readings[0] if len(readings) == 1 else f"other (moving mean {first:.6g}, then {second:.6g})"
+    return observed, (
+        f"{adapter.momentum_argument}={native:.4g}, initial {initial:g}, batch means 4 then 14: "
+        f"moving mean {first:.6g}, then {second:.6g}"
+    )
+
+
+@probe("default_momentum")
+def default_momentum(impl_id):
+    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
+    value = defaults["momentum"]
+    return ("required" if value is None else f"{value:g}"), "read from a layer built with default arguments"
+
+
+@probe("default_epsilon")
+def default_epsilon(impl_id):
+    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
+    return f"{defaults['epsilon']:g}", "read from a layer built with default arguments"
+
+
+@probe("train_normalize_variance")
+def train_normalize_variance(impl_id):
+    """Two steps, batch [2, 6] then [12, 16]: the second output tells batch from moving statistics."""
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
+    adapter.train_step(TWO)
+    output = adapter.train_step(TWO + 10.0)
+    moving = adapter.state()
+    # (x - 14) / sqrt(4) = +-1 with the biased variance, (x - 14) / sqrt(8) = +-0.7071 with the unbiased one
+    candidates = {
+        "biased": np.array([[-1.0], [1.0]]),
+        "unbiased": np.array([[-1.0], [1.0]]) * 0.5**0.5,
+        "moving statistics": (TWO + 10.0 - moving.mean) / np.sqrt(moving.variance + 1e-8),
+    }
+    observed = next((name for name, v in candidates.items() if np.allclose(output, v, rtol=1e-3)), f"other ({np.array2string(output.ravel(), precision=4)})")
+    return observed, (
+        f"second batch [12, 16], epsilon 1e-8: training output {np.array2string(output.ravel(), precision=5)} "
+        "(its biased variance gives +-1, unbiased +-0.7071)"
+    )
+
+
+@probe("moving_variance_update")
+def moving_variance_update(impl_id):
+    _, _, after = one_step_moving(impl_id, decay=0.0)
+    factor = float(after.variance[0] / 4.0)
+    observed = "biased" if np.isclose(factor, 1.0, rtol=1e-3) else "unbiased" if np.isclose(factor, 2.0, rtol=1e-3) else f"other (factor {factor:.4g})"
+    return observed, f"decay 0, batch [2, 6] (biased variance 4): stored {after.variance[0]:.6g}, factor {factor:.6g} (n/(n-1) = 2)"
+
+
+@probe("initial_mean")
+def initial_mean(impl_id):
+    state = build(impl_id, BatchNormSpec(3)).state()
+    return f"{state.mean[0]:g}", f"read before any step: {np.array2string(state.mean)}"
+
+
+@probe("initial_variance")
+def initial_variance(impl_id):
+    state = build(impl_id, BatchNormSpec(3)).state()
+    return f"{state.variance[0]:g}", f"read before any step: {np.array2string(state.variance)}"
+
+
+@probe("first_step")
+def first_step(impl_id):
+    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+    initial = adapter.state().mean[0]
+    adapter.train_step(TWO)
+    first = adapter.state().mean[0]
+    adapter.train_step(TWO + 10.0)  # batch mean 14
+    second = adapter.state().mean[0]
+    if np.isclose(first, 0.9 * initial + 0.1 * 4.0, rtol=1e-5):
+        observed = "blend"
+    elif np.isclose(first, 4.0, rtol=1e-5) and np.isclose(second, (0.9 * 0.4 + 1.4) / 0.19, rtol=1e-5):
+        observed = "debiased"
+    elif np.isclose(first, 4.0, rtol=1e-5) and np.isclose(second, 0.9 * 4.0 + 1.4, rtol=1e-5):
+        observed = "copy"
+    else:
+        observed = f"other (after one step {first:.6g}, after two {second:.6g})"
+    return observed, f"decay 0.9, initial {initial:g}, batch means 4 then 14: moving mean {first:.6g}, then {second:.6g}"
+
+
+@probe("batch_size_1")
+def batch_size_1(impl_id):
+    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+    batch = np.array([[3.0, -1.0]])
+    try:
+        output = adapter.train_step(batch)
+    except Exception as error:  # the framework's own refusal is the observation
+        return "raises", f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    state = adapter.state()
+    evidence = (f"input {np.array2string(batch.ravel())}: output {np.array2string(output.ravel(), precision=4)}, "
+                f"moving mean {np.array2string(state.mean, precision=4)}, moving variance {np.array2string(state.variance, precision=4)}")
+    untouched = np.array_equal(output, batch) and np.array_equal(state.mean, [0, 0]) and np.array_equal(state.variance, [1, 1])
+    return ("passes through" if untouched else "runs"), evidence
+
+
+@probe("cumulative_average")
+def cumulative_average(impl_id):
+    spec = BatchNormSpec(1, averaging="cumulative")
+    try:
+        adapter = build(impl_id, spec)
+    except SpecError as refusal:
+        return "no", str(refusal)
+    for shift in (0.0, 10.0, 20.0):
+        adapter.train_step(TWO + shift)
+    mean = adapter.state().mean[0]
+    observed = "yes" if np.isclose(mean, 14.0, rtol=1e-5) else f"other (moving mean {mean:.6g})"
+    native = ", ".join(f"{k}={v!r}" for k, v in adapter.native.items() if k in ("momentum", "averaging"))
+    return observed, f"{native}: batch means 4, 14, 24 gave a moving mean of {mean:.6g} (their mean is 14)"
+
+
+@probe("inference_formula")
+def inference_formula(impl_id):
+    spec = BatchNormSpec(1, epsilon=0.5)
+    adapter = build(impl_id, spec)
+    adapter.set_state(State(np.array([1.0]), np.array([0.5]), np.array([1.0]), np.array([0.0])))
+    value = float(adapter.infer(np.array([[3.0], [5.0]]))[0, 0])
+    candidates = {
+        "moving statistics, epsilon inside the square root": 2.0 / np.sqrt(1.0),
+        "moving statistics, epsilon outside the square root": 2.0 / (np.sqrt(0.5) + 0.5),
+        "batch statistics": -1.0 / np.sqrt(1.0 + 0.5),
+    }
+    observed = next((name for name, v in candidates.items() if np.isclose(value, v, rtol=1e-5)), f"other ({value:.6g})")
+    return observed, f"moving mean 1, variance 0.5, epsilon 0.5, input 3: output {value:.6g} (inside the root gives 2)"
+
+
+@probe("half_precision")
+def half_precision(impl_id):
+    parts, refusals = [], []
+    for dtype in ("float16", "bfloat16"):
+        try:
+            adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
+            adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
+        except SpecError:
+            parts.append(f"{dtype}: not supported")
+            continue
+        except Exception as error:  # the framework's own refusal is the observation
+            parts.append(f"{dtype}: raises")
+            refusals.append(f"{dtype}: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+            continue
+        dtypes = adapter.native_dtypes()
+        parts.append(f"{dtype}: output {dtypes['output']}, moving {dtypes['moving']}")
+    evidence = "dtypes of the training output and of the stored moving mean after one step"
+    return "; ".join(parts), "; ".join([evidence, *refusals])
+
+
+@probe("variance_robustness")
+def variance_robustness(impl_id):
+    spec = BatchNormSpec(1, decay=0.0)
+    adapter = build(impl_id, spec)
+    batch = representable(np.random.default_rng(0).normal(1e4, 1e-2, size=(64, 1)), "float32")
+    adapter.train_step(batch)
+    _, biased, n = batch_moments(spec, batch)
+    truth = biased * (n / (n - 1) if adapter.declared.moving_variance_update == "unbiased" else 1.0)
+    error = float(abs(adapter.state().variance[0] - truth[0]) / truth[0])
+    # A float32 two-pass variance keeps ~2% here (the mean itself is rounded); E[x^2] - E[x]^2 keeps nothing.
+    observed = "accurate" if error < 0.1 else "lossy"
+    return observed, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
+
+
+@probe("non_finite")
+def non_finite(impl_id):
+    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+    batch = np.array([[np.nan, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    try:
+        adapter.train_step(batch)
+    except Exception as error:  # the framework's own refusal is the observation
+        return "raises", f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+    state = adapter.state()
+    poisoned = [not (np.isfinite(state.mean[c]) and np.isfinite(state.variance[c])) for c in (0, 1)]
+    observed = {(True, False): "NaN in its channel only", (True, True): "NaN in every channel"}.get(tuple(poisoned), "other")
+    evidence = (f"batch [[nan, 1], [2, 3], [4, 5]], decay 0.5: moving mean {np.array2string(state.mean, precision=4)}, "
+                f"moving variance {np.array2string(state.variance, precision=4)}")
+    return observed, evidence
+
+
+@probe("state_names")
+def state_names(impl_id):
+    return ", ".join(build(impl_id, BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"
