@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.base import Adapter
+from adapters.reference import ReferenceBatchNorm
 from adapters.registry import IMPLEMENTATIONS, implementation
 from adapters.spec import BatchNormSpec
 
@@ -60,6 +61,23 @@ def batches(spec: BatchNormSpec, batch_size: int, steps: int, seed: int, spatial
         [-1 if a == spec.channel_axis else 1 for a in range(spec.ndim)]
     )
     return [representable(rng.normal(size=shape) * (2 + channels / 2) + 3 + channels, spec.dtype) for _ in range(steps)]
+
+
+def train_both(impl_id: str, spec: BatchNormSpec, batch_list: list[np.ndarray]):
+    """Train the implementation and the float64 reference of its declaration on the same batches.
+
+    Returns the moving (mean, variance) per step of each, as (steps, 2, channels) arrays, and the
+    (observed, expected) training output of each step.
+    """
+    adapter = build(impl_id, spec)
+    reference = ReferenceBatchNorm(spec, adapter.declared)
+    observed, expected, outputs = [], [], []
+    for batch in batch_list:
+        outputs.append((adapter.train_step(batch), reference.train_step(batch)))
+        state = adapter.state()
+        observed.append((state.mean, state.variance))
+        expected.append((reference.moving_mean.copy(), reference.moving_variance.copy()))
+    return np.array(observed), np.array(expected), outputs
 
 
 def representable(x: np.ndarray, dtype: str) -> np.ndarray:

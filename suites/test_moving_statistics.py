@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters.reference import ReferenceBatchNorm
 from adapters.spec import BatchNormSpec, SpecError
 
-from .cases import BATCH_SIZES, FEATURES, adapter_class, batches, build, implementation_params
+from .cases import BATCH_SIZES, FEATURES, adapter_class, batches, build, implementation_params, train_both
 
 DECAYS = (0.0, 0.5, 0.9, 0.99, 1.0)
 #: One step is cheap, so it also covers the decays of PyTorch's and Keras's defaults and beyond.
@@ -29,16 +28,8 @@ def grid(decays, batch_sizes, features):
 
 
 def run_both(impl_id, spec, steps, batch_size, seed):
-    """Train the implementation and the reference on the same batches; return both trajectories."""
-    adapter = build(impl_id, spec)
-    reference = ReferenceBatchNorm(spec, adapter.declared)
-    observed, expected, outputs = [], [], []
-    for batch in batches(spec, batch_size, steps, seed):
-        outputs.append((adapter.train_step(batch), reference.train_step(batch)))
-        state = adapter.state()
-        observed.append((state.mean, state.variance))
-        expected.append((reference.moving_mean.copy(), reference.moving_variance.copy()))
-    return np.array(observed), np.array(expected), outputs
+    """Train the implementation and the reference on the same seeded batches; return both trajectories."""
+    return train_both(impl_id, spec, batches(spec, batch_size, steps, seed))
 
 
 @grid(ONE_STEP_DECAYS, BATCH_SIZES, FEATURES)
