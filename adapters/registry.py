@@ -195,7 +195,12 @@ def register(impl: Implementation) -> None:
 def register_entry_points() -> None:
     """Every implementation that an installed package registers under ENTRY_POINT_GROUP; nothing is imported."""
     for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        register(external(entry.name, entry.value, entry.dist.name if entry.dist else None))
+        distribution = entry.dist.name if entry.dist else None
+        try:
+            register(external(entry.name, entry.value, distribution))
+        except ValueError as error:
+            raise ValueError(f"the entry point {entry.name} = {entry.value!r} of {distribution or 'an installed package'} "
+                             f"in {ENTRY_POINT_GROUP}: {error}") from None
 
 
 def register_adapter(target: str) -> Implementation:
