@@ -64,7 +64,8 @@ def record_seed(request):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Turn each known divergence into a strict xfail; warn about entries no collected test matches.
+    """Turn each known divergence into a strict xfail; warn about entries no collected test matches;
+    put the cases of worker-run implementations last.
 
     ``tryfirst`` sees every collected test before ``-k``/``-m`` deselect any, so an entry is stale
     only when no test of that name and parameters exists at all.
@@ -75,6 +76,11 @@ def pytest_collection_modifyitems(config, items):
             if divergence.matches(item.name):
                 item.add_marker(pytest.mark.xfail(reason=divergence.describe(), strict=True))
                 used.add(divergence)
+    # Cases of implementations that run in a worker process go last (in their family too: a family
+    # runs whole on one process), so that the worker, started when its family's first case runs,
+    # imports its framework while the family's other cases run, not while a case waits for it.
+    in_worker = {impl_id for impl_id, impl in IMPLEMENTATIONS.items() if impl.worker}
+    items.sort(key=lambda item: implementation_in(item.nodeid) in in_worker)
     collected_suite = any(item.nodeid.startswith("suites/") for item in items)
     for divergence in KNOWN_DIVERGENCES:
         if divergence not in used and collected_suite and divergence.test in {i.originalname for i in items}:
@@ -109,3 +115,4 @@ def pytest_runtest_setup(item):
 
         for kind in sorted(kinds):
             Worker.prestart(kind)
+
