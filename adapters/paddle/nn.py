@@ -32,7 +32,7 @@ import numpy as np
 
 from ..base import Adapter, State, TypedArray, dtype_name, exponential_only
 from ..conventions import Conventions
-from ..spec import BatchNormSpec, SpecError
+from ..spec import BatchNormSpec
 
 
 @functools.cache
@@ -63,10 +63,7 @@ class PaddleBatchNorm1D(Adapter):
     def native_arguments(self) -> dict:
         spec = self.spec
         exponential_only(spec, "Paddle")
-        if spec.center != spec.scale:
-            raise SpecError("center/scale", (spec.center, spec.scale),
-                            "must be equal here: bnparity maps both onto Paddle's weight_attr/bias_attr=False together")
-        return {
+        return {  # gamma and beta have a switch each: weight_attr=False, bias_attr=False
             "num_features": spec.num_features,
             "momentum": self.declared.native_momentum(spec.decay),
             "epsilon": spec.epsilon,
@@ -76,9 +73,9 @@ class PaddleBatchNorm1D(Adapter):
         }
 
     def spec_from_native(self, native: dict) -> BatchNormSpec:
-        affine = native["weight_attr"] is not False
         return replace(self.spec, num_features=native["num_features"], decay=self.declared.decay_of(native["momentum"]),
-                       epsilon=native["epsilon"], center=affine, scale=affine, dtype=native["dtype"], averaging="exponential")
+                       epsilon=native["epsilon"], center=native["bias_attr"] is not False, scale=native["weight_attr"] is not False,
+                       dtype=native["dtype"], averaging="exponential")
 
     def native_defaults(self) -> dict:
         paddle = paddle_module()
