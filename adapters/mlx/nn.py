@@ -33,6 +33,8 @@ from ..pytorch_style import PyTorchArguments
 from ..spec import SpecError
 
 DTYPES = {"float16": mx.float16, "bfloat16": mx.bfloat16, "float32": mx.float32, "float64": mx.float64}
+#: The layer's attributes holding moving mean, moving variance, gamma and beta, which are also their names.
+ATTRIBUTES = ("running_mean", "running_var", "weight", "bias")
 #: The first release whose running variance is unbiased and which refuses one value per channel.
 UNBIASED_FROM = (0, 32, 1)
 
@@ -53,7 +55,7 @@ def declared_for(version: str) -> Conventions:
         moving_variance_update="unbiased" if unbiased else "biased",
         batch_size_1="raises" if unbiased else "runs",
         no_moving_statistics="track_running_stats=False",
-        state_names=("running_mean", "running_var", "weight", "bias"),
+        state_names=ATTRIBUTES,
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
     )
 
@@ -78,7 +80,7 @@ class MlxBatchNorm(PyTorchArguments, Adapter):
         layer = self.layer
         names = {id(value): name for name, value in layer.parameters().items()}
         return tuple(names.get(id(getattr(layer, attribute, None)), "absent")
-                     for attribute in ("running_mean", "running_var", "weight", "bias"))
+                     for attribute in ATTRIBUTES)
 
     def moving_dtype(self) -> str:
         return dtype_name(self.layer.running_mean.dtype)
@@ -112,7 +114,7 @@ class MlxBatchNorm(PyTorchArguments, Adapter):
 
     def _write(self, state: State) -> None:
         layer, dtype = self.layer, DTYPES[self.native["dtype"]]
-        for attribute, value in zip(("running_mean", "running_var", "weight", "bias"), state):
+        for attribute, value in zip(ATTRIBUTES, state):
             if hasattr(layer, attribute):
                 setattr(layer, attribute, mx.array(value).astype(dtype))
 
