@@ -296,9 +296,12 @@ class Host:
             self.contexts.pop(handle).__exit__(None, None, None)
             return None
         result = getattr(adapter, verb)(*rest)
+        if verb not in ("_train", "_infer", "_read", "_founding_network"):
+            return result
+        sent = transferable(result)
         if verb == "_train":
-            adapter.output_dtype = transferable(result)[1]
-        return transferable(result) if verb in ("_train", "_infer", "_read", "_founding_network") else result
+            adapter.output_dtype = sent[1]  # what native_dtypes() reports for the last training output
+        return sent
 
     def release(self, handles: list[int]) -> None:
         for handle in handles:
