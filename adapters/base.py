@@ -130,7 +130,8 @@ class Adapter(abc.ABC):
         vectors = []
         for name, value in zip(State._fields, values):
             try:
-                vector = np.asarray(value, dtype=np.float64).reshape(-1)
+                # a copy: a float64 tensor's .numpy() can share the layer's memory, which the next step overwrites
+                vector = np.array(value, dtype=np.float64).reshape(-1)
             except (TypeError, ValueError) as error:
                 raise AdapterError(self.id, "_read", f"returned a {name} that is not numbers ({error})") from None
             if vector.shape != (self.spec.num_features,):

@@ -9,12 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 MomentumWeight = Literal["old", "new", "none"]
 Variance = Literal["biased", "unbiased"]
 #: Training normalizes with the batch's mean and biased/unbiased variance, or (Equinox "ema")
 #: with the moving statistics just updated by the batch.
 TrainNormalization = Literal["biased", "unbiased", "moving statistics"]
 FirstStep = Literal["blend", "debiased", "copy"]
+#: In a float64 layer, which numbers of the update are float32 (attributes holding momentum and
+#: epsilon, a tensor holding 1 - momentum, or the whole update), or "no float64" where the
+#: implementation takes no float64.
+Float64Momentum = Literal["float64", "float32 attributes", "batch weight in float32", "update in float32",
+                          "no float64"]
 INFERENCE_FORMULA = "moving statistics, epsilon inside the square root"
 
 
@@ -50,6 +57,13 @@ class Conventions:
     inference_formula: which statistics inference normalizes with, and where epsilon sits.
     non_finite: what one NaN in one channel of a training batch does to the moving statistics:
         ``NaN in its channel only``, ``NaN in every channel``, ``raises``.
+    float64_momentum: the precision of momentum and epsilon in a float64 layer: ``float64``, or
+        float32 somewhere on the way (``float32 attributes``: ONNX's and Paddle's momentum and
+        epsilon are float32 attributes; ``batch weight in float32``: tf_keras converts
+        ``1 - momentum`` to a float32 tensor; ``update in float32``: the whole moving-average update
+        is computed in float32 and stored back in float64, Keras 3 on PyTorch), each of which moves
+        float64 statistics by up to ~6e-8 relative per step; ``no float64`` where the
+        implementation takes no float64 layer.
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -69,6 +83,7 @@ class Conventions:
     half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
     inference_formula: str = INFERENCE_FORMULA
     non_finite: str = "NaN in its channel only"
+    float64_momentum: Float64Momentum = "float64"
 
     def cells(self) -> dict[str, str]:
         """The declaration in the conventions matrix's vocabulary: one string per row id."""
@@ -88,12 +103,37 @@ class Conventions:
             "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
             "state_names": ", ".join(self.state_names),
             "non_finite": self.non_finite,
+            "float64_momentum": self.float64_momentum,
         }
 
     def half_precision_raises(self, dtype: str) -> bool:
         """Whether the framework itself refuses a training step in ``dtype`` (``"<dtype>: raises"``
         in ``half_precision``), as Paddle's CPU kernels refuse float16."""
         return f"{dtype}: raises" in self.half_precision.split("; ")
+
+    def weights(self, decay: float, dtype: str) -> tuple[float, float]:
+        """(weight of the old moving value, weight of the batch's value) with which this implementation
+        applies ``decay`` in a layer of ``dtype``: ``decay`` and ``1 - decay``, but for the one that
+        ``float64_momentum`` says is rounded to float32 in a float64 layer (``update in float32`` is
+        carried out by the reference, which computes the update in float32)."""
+        if dtype == "float64" and self.float64_momentum == "float32 attributes":
+            old = float(np.float32(decay))
+            return old, 1.0 - old
+        if dtype == "float64" and self.float64_momentum == "batch weight in float32":
+            new = float(np.float32(1.0 - decay))
+            return 1.0 - new, new
+        return decay, 1.0 - decay
+
+    def epsilon(self, epsilon: float, dtype: str) -> float:
+        """The epsilon this implementation adds in a layer of ``dtype``: a float32 attribute's in a
+        float64 layer where ``float64_momentum`` says ``float32 attributes``."""
+        if dtype == "float64" and self.float64_momentum == "float32 attributes":
+            return float(np.float32(epsilon))
+        return epsilon
+
+    def float32_in_float64(self) -> bool:
+        """Whether a float64 layer of this implementation computes with some float32 numbers."""
+        return self.float64_momentum not in ("float64", "no float64")
 
     def native_momentum(self, decay: float) -> float:
         """The native momentum argument that gives ``decay`` (the weight of the old value)."""

@@ -80,12 +80,20 @@ class ReferenceBatchNorm:
     def _normalize(self, batch: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
         shape = channel_shape(self.spec)
         x = np.asarray(batch, dtype=np.float64)
-        scale = self.gamma / np.sqrt(variance + self.spec.epsilon)
+        scale = self.gamma / np.sqrt(variance + self.conventions.epsilon(self.spec.epsilon, self.spec.dtype))
         return (x - mean.reshape(shape)) * scale.reshape(shape) + self.beta.reshape(shape)
 
     def _average(self, moving: np.ndarray, hidden: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step of the moving average; returns the new moving value and the debiasing state."""
-        t, d = self.steps, self.spec.decay
+        t = self.steps
+        old, new = self.conventions.weights(self.spec.decay, self.spec.dtype)
+
+        def blend(previous: np.ndarray, value: np.ndarray) -> np.ndarray:
+            if self.spec.dtype == "float64" and self.conventions.float64_momentum == "update in float32":
+                f32 = np.float32
+                return (f32(old) * previous.astype(f32) + f32(new) * value.astype(f32)).astype(np.float64)
+            return old * previous + new * value
+
         if self.spec.averaging == "none":
             return moving, hidden
         if self.spec.averaging == "cumulative":
@@ -93,7 +101,7 @@ class ReferenceBatchNorm:
         if self.conventions.first_step == "copy" and t == 1:
             return value.copy(), hidden
         if self.conventions.first_step == "debiased":
-            hidden = d * hidden + (1 - d) * value
+            hidden = blend(hidden, value)
             with np.errstate(divide="ignore", invalid="ignore"):  # decay 1 divides by 0, as Haiku and Equinox do
-                return hidden / (1 - d**t), hidden
-        return d * moving + (1 - d) * value, hidden
+                return hidden / (1 - old**t), hidden
+        return blend(moving, value), hidden

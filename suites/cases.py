@@ -104,22 +104,26 @@ class Comparison:
     worst: tuple[tuple[tuple[int, ...], float, float], ...] = ()
 
 
-def compare(quantity: str, actual, expected, dtype: str) -> Comparison:
+def compare(quantity: str, actual, expected, dtype: str, scale=None) -> Comparison:
     """Compare element-wise within the dtype's tolerance; the message locates the worst element.
 
     For a trajectory (steps x channels) the first index is the step, so a failure names the first
-    step at which the implementation left the reference.
+    step at which the implementation left the reference. ``scale`` (broadcast against
+    ``expected``), where given, is the magnitude the result's rounding is proportional to when that
+    is larger than the result itself (see ``tolerances.py``): the relative tolerance applies to the
+    larger of the two.
     """
     tol = tolerance(dtype)
     actual = np.asarray(actual, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     if actual.shape != expected.shape:
         return Comparison(quantity, dtype, np.inf, np.inf, tol, False, f"{quantity}: shape {actual.shape} != expected {expected.shape}")
+    magnitude = np.abs(expected) if scale is None else np.maximum(np.abs(expected), np.broadcast_to(scale, expected.shape))
     with np.errstate(invalid="ignore", divide="ignore"):
         error = np.abs(actual - expected)
         same_nonfinite = (actual == expected) | (np.isnan(actual) & np.isnan(expected))
         error = np.where(same_nonfinite, 0.0, error)
-        bad = ~same_nonfinite & ~(error <= tol.atol + tol.rtol * np.abs(expected))
+        bad = ~same_nonfinite & ~(error <= tol.atol + tol.rtol * magnitude)
         relative = np.where(same_nonfinite, 0.0, error / np.maximum(np.abs(expected), np.finfo(np.float64).tiny))
     max_abs = float(np.max(error, initial=0.0))
     max_rel = float(np.max(relative, initial=0.0))

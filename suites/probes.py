@@ -10,14 +10,15 @@ unbiased truth) is the one declared, and ``measure`` declares it from the observ
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
 from adapters.base import State
-from adapters.reference import batch_moments
+from adapters.reference import ReferenceBatchNorm, batch_moments
 from adapters.spec import BatchNormSpec, SpecError
 
-from .cases import build, representable
+from .cases import adapter_class, build, representable
 
 #: row id -> probe(impl_id) -> (observed, evidence)
 PROBES: dict[str, Callable[[str], tuple[str, str]]] = {}
@@ -238,6 +239,37 @@ def non_finite(impl_id):
     evidence = (f"batch [[nan, 1], [2, 3], [4, 5]], decay 0.5: moving mean {np.array2string(state.mean, precision=4)}, "
                 f"moving variance {np.array2string(state.variance, precision=4)}")
     return observed, evidence
+
+
+@probe("float64_momentum")
+def float64_momentum(impl_id):
+    """Two float64 steps at decay 0.9, whose float32 neighbours differ: float32(0.9) = 0.89999998 as the
+    old value's weight, or 1 - float32(0.1) = 0.8999999985 from a float32 batch weight. Each reading
+    predicts both moving statistics (under the declared first step and variance update) to float64's
+    digits, and only one matches."""
+    adapter_type = adapter_class(impl_id)
+    if "float64" not in adapter_type.dtypes:
+        return "no float64", f"the adapter takes {', '.join(adapter_type.dtypes)}"
+    spec = BatchNormSpec(1, decay=0.9, dtype="float64")
+    adapter = build(impl_id, spec)
+    batches = (TWO, TWO + 10.0)
+    observed = []
+    for batch in batches:
+        adapter.train_step(batch)
+        observed.append(adapter.state()[:2])
+    observed = np.array(observed, dtype=np.float64)
+    readings = {}
+    for reading in ("float64", "float32 attributes", "batch weight in float32", "update in float32"):
+        reference = ReferenceBatchNorm(spec, dataclasses.replace(adapter.declared, float64_momentum=reading))
+        predicted = []
+        for batch in batches:
+            reference.train_step(batch)
+            predicted.append((reference.moving_mean, reference.moving_variance))
+        readings[reading] = np.max(np.abs(observed - np.array(predicted)) / np.maximum(np.abs(np.array(predicted)), 1e-300))
+    matching = [reading for reading, error in readings.items() if error < 1e-13]
+    evidence = (f"float64, decay 0.9, batches of mean 4 and 14: moving mean {observed[-1, 0, 0]!r}; largest relative "
+                "difference from each reading: " + ", ".join(f"{r} {e:.2g}" for r, e in readings.items()))
+    return (matching[0] if len(matching) == 1 else "other"), evidence
 
 
 @probe("state_names")

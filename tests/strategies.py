@@ -1,35 +1,15 @@
-"""Hypothesis strategies over invalid BatchNorm descriptions, and the settings profiles the
-property tests run under.
-
-Profiles (``BNPARITY_HYPOTHESIS=<name>``): ``ci``, the default, is derandomized (the same examples
-on every run, so a red CI is reproducible) and writes no example database; ``explore`` draws fresh
-examples, ten times as many, and keeps its database outside the tree (``~/.cache/bnparity``). A
-counterexample found by exploring becomes a fix or a strict xfail, and its shrunk example a
-regular test.
+"""Hypothesis strategies over invalid BatchNorm descriptions. The settings profiles (``ci``, the
+default, derandomized; ``explore``) are the suites' own, in ``suites/strategies.py``, loaded on import.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
+import suites.strategies  # noqa: F401  (registers and loads the settings profiles)
 from adapters.spec import AVERAGING, DTYPES
-
-#: Examples per property in the ``ci`` profile. The description's checks cost microseconds; a
-#: property over an implementation would take fewer, since every example builds a layer.
-EXAMPLES = 200
-
-settings.register_profile("ci", max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-settings.register_profile("explore", max_examples=10 * EXAMPLES, deadline=None,
-                          database=DirectoryBasedExampleDatabase(str(Path.home() / ".cache" / "bnparity" / "hypothesis")),
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("BNPARITY_HYPOTHESIS", "ci"))
 
 # -- invalid -----------------------------------------------------------------------------------------
 

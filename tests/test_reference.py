@@ -94,3 +94,24 @@ def test_moments_and_bessel_factor():
     assert mean == pytest.approx([4.0, 7.0])
     assert variance == pytest.approx([np.var([0, 1, 2, 6, 7, 8])] * 2)
     assert bessel(2) == 2.0 and bessel(1) == float("inf")
+
+
+# float32(0.9) = 0.89999997615814208984375 and float32(0.1) = 0.100000001490116119384765625, written out
+@pytest.mark.parametrize("reading,moving_mean", [
+    ("float64", (1 - 0.9) * 4.0),
+    ("float32 attributes", (1 - 0.89999997615814208984375) * 4.0),
+    ("batch weight in float32", 0.100000001490116119384765625 * 4.0),
+    ("update in float32", 0.4000000059604644775390625),  # float32(0.100000001490116 * 4), the nearest float32 to 0.4
+])
+def test_a_float64_layer_blends_with_the_declared_precision_of_its_weights(reading, moving_mean):
+    spec = BatchNormSpec(1, decay=0.9, dtype="float64")
+    reference = ReferenceBatchNorm(spec, conventions(float64_momentum=reading))
+    reference.train_step(np.array([[2.0], [6.0]]))
+    assert reference.moving_mean[0] == moving_mean
+
+
+def test_the_weights_precision_applies_to_float64_layers_only():
+    spec = BatchNormSpec(1, decay=0.9, dtype="float32")
+    reference = ReferenceBatchNorm(spec, conventions(float64_momentum="float32 attributes"))
+    reference.train_step(np.array([[2.0], [6.0]]))
+    assert reference.moving_mean[0] == (1 - 0.9) * 4.0

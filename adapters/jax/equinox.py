@@ -65,6 +65,7 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
         initial_variance=0.0,
         first_step="copy",
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        float64_momentum="no float64",
     )
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
     native_channel_axis = 1  # (N, C, ...): vmap over N, the layer sees (C, ...)

@@ -29,6 +29,7 @@ FLAX = Conventions(
     moving_variance_update="biased",
     state_names=("mean", "var", "scale", "bias"),
     one_pass_variance=True,
+    float64_momentum="no float64",
 )
 
 

@@ -59,6 +59,7 @@ class HaikuBatchNorm(JitCompiled, Adapter):
         first_step="debiased",
         one_pass_variance=True,
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        float64_momentum="no float64",
     )
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
     native_channel_axis = -1  # data_format="channels_last"

@@ -33,6 +33,7 @@ PRESETS = {
         moving_variance_update="biased",
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
+        float64_momentum="no float64",
     ),
     # PyTorch: momentum weighs the new value, the moving variance is unbiased.
     "new-weight-unbiased": Conventions(
@@ -43,6 +44,7 @@ PRESETS = {
         moving_variance_update="unbiased",
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
+        float64_momentum="no float64",
     ),
 }
 

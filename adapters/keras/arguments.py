@@ -24,6 +24,9 @@ TF_KERAS = Conventions(
     moving_variance_update="biased",
     state_names=("moving_mean", "moving_variance", "gamma", "beta"),
     half_precision="float16: output float16, moving float32; bfloat16: output bfloat16, moving float32",
+    # keras/src/layers/normalization/batch_normalization.py (tf_keras): _assign_moving_average converts
+    # 1.0 - momentum to a tensor, float32, before casting it to the float64 variable's dtype
+    float64_momentum="batch weight in float32",
 )
 
 

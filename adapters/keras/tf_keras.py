@@ -63,12 +63,16 @@ class TfKerasFusedBatchNorm(TfKerasBatchNorm):
     """``tf_keras.layers.BatchNormalization(fused=True)``: channels-last 4-D batches through the fused kernel.
 
     Batches of lower rank get singleton spatial axes (N, C) -> (N, 1, 1, C), which change no
-    statistic, so every suite runs the fused kernel on the same numbers as the other paths.
+    statistic, so every suite runs the fused kernel on the same numbers as the other paths. The
+    fused kernel has no float64: the layer refuses ``fused=True`` with a float64 dtype ("Passing
+    `fused=True` is only supported when the compute dtype is float16, bfloat16, or float32"), so
+    bnparity refuses the description first.
     """
 
     id = "tensorflow-tf_keras_fused"
-    declared = replace(TF_KERAS, moving_variance_update="unbiased")
+    declared = replace(TF_KERAS, moving_variance_update="unbiased", float64_momentum="no float64")
     fused = True
+    dtypes = ("float16", "bfloat16", "float32")
     ndims = (2, 3, 4)
     native_ndim = 4
     native_channel_axis = -1

@@ -51,6 +51,8 @@ class OnnxReferenceBatchNorm(Adapter):
         moving_variance_update="biased",
         state_names=("input_mean", "input_var", "scale", "B"),
         half_precision="float16: output float16, moving float16; bfloat16: not supported",
+        # onnx/defs/nn/defs.cc: momentum is a FLOAT attribute, float32 whatever the tensors' type
+        float64_momentum="float32 attributes",
     )
     dtypes = ("float16", "float32", "float64")  # the NumPy runtimes have no bfloat16 kernel
     native_channel_axis = 1  # (N, C, D1, ...)

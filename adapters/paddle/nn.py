@@ -55,6 +55,8 @@ class PaddleBatchNorm1D(Adapter):
         state_names=("_mean", "_variance", "weight", "bias"),
         half_precision="float16: raises; bfloat16: raises",
         batch_size_1="passes through",
+        # momentum reaches the kernel as a float (float32) attribute: measured, float32(0.9) weighs the old value
+        float64_momentum="float32 attributes",
     )
     ndims = (2, 3)
     native_channel_axis = 1
