@@ -64,6 +64,12 @@ class Conventions:
         is computed in float32 and stored back in float64, Keras 3 on PyTorch), each of which moves
         float64 statistics by up to ~6e-8 relative per step; ``no float64`` where the
         implementation takes no float64 layer.
+    half_precision_range: what a float16 batch beyond float16's range does (probe
+        ``half_precision_range``): channel [-300, 300], whose variance 9e4 float16 cannot hold, gives
+        outputs ``±1`` (statistics computed in float32) or ``0`` (the variance computed in float16
+        is inf) and stores ``it`` (in float32) or ``inf``; channel [1, 7e4], inf once in float16, stores
+        its mean and variance as written; ``raises`` or ``no float16`` where the framework or the
+        adapter refuses float16.
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -83,6 +89,7 @@ class Conventions:
     half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
     inference_formula: str = INFERENCE_FORMULA
     non_finite: str = "NaN in its channel only"
+    half_precision_range: str = "variance 9e4: outputs 0, stores inf; value 7e4: mean inf, variance NaN"
     float64_momentum: Float64Momentum = "float64"
 
     def cells(self) -> dict[str, str]:
@@ -102,6 +109,7 @@ class Conventions:
             "half_precision": self.half_precision,
             "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
             "state_names": ", ".join(self.state_names),
+            "half_precision_range": self.half_precision_range,
             "non_finite": self.non_finite,
             "float64_momentum": self.float64_momentum,
         }

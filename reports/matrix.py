@@ -49,6 +49,10 @@ ROWS: tuple[Row, ...] = (
         "Statistics kept in half precision lose digits every step; float32 statistics do not."),
     Row("variance_robustness", "Moving variance of data with mean 1e4 and standard deviation 1e-2",
         "A one-pass variance (E[x^2] - E[x]^2) loses every digit there; two-pass and Welford do not."),
+    Row("half_precision_range", "A float16 batch beyond float16's range (largest value 65504)",
+        "Where the statistics are computed in float16, a variance beyond 65504 is inf and the batch normalizes to 0; "
+        "where they are stored in float16, the moving variance is inf for good. Keep BatchNorm statistics in "
+        "float32 (mixed precision), and batches within range."),
     Row("non_finite", "One NaN in one channel of a training batch",
         "A single bad value poisons the moving statistics of its channel for good (an exponential average never "
         "forgets a NaN); where it reaches every channel, the whole layer is lost. Check batches before training."),

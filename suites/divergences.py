@@ -9,6 +9,7 @@ reported as stale. Tolerances are never loosened to absorb one of these.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,36 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         "every read: the rounding of the hidden variance is magnified, 0.398 where the float64 "
         "convention gives 0.330 after two steps",
     ),
+    *(
+        Divergence("test_bfloat16_statistics_keep_a_mean_bfloat16_cannot_hold", impl, "half_precision",
+                   f"{who} computes the batch statistics of a bfloat16 layer in bfloat16: the mean of 2992 and 3008 "
+                   f"rounds to a neighbour and the stored moving variance is {stored} where float32 statistics give {truth}")
+        for impl, who, stored, truth in (
+            ("tensorflow-sonnet", "Sonnet (tf.nn.moments on the bfloat16 batch)", "128", "64"),
+            ("torch-batchnorm1d", "PyTorch's CPU kernel", "256 (unbiased)", "128"),
+            ("torch-batchnorm2d", "PyTorch's CPU kernel", "256 (unbiased)", "128"),
+            ("jax-haiku", "Haiku, in one pass,", "-65536", "64"),
+            ("jax-equinox_ema", "Equinox", "128", "64"),
+            ("jax-equinox_batch", "Equinox", "128", "64"),
+            ("mlx-batchnorm", "MLX", "256 (unbiased)", "128"),
+        )
+    ),
+    Divergence(
+        "test_a_large_mean_against_the_spread_keeps_the_outputs_finite", "jax-haiku-vectors", "variance_robustness",
+        "Haiku's one-pass variance of 1999.868 and 1999.684 comes out -0.25 in float32 and is not clamped: "
+        "rsqrt(-0.25 + 1e-5) makes the channel's outputs NaN (Flax clamps at 0)",
+    ),
+    Divergence(
+        "test_a_large_mean_against_the_spread_keeps_the_outputs_finite", "jax-haiku-sequences", "variance_robustness",
+        "Haiku's one-pass variance goes negative in float32 for two of four channels (means 2000 and 3000, "
+        "spreads below 1): their outputs are NaN",
+    ),
+    Divergence(
+        "test_a_large_mean_against_the_spread_keeps_the_outputs_finite", "torch-keras3-sequences", "variance_robustness",
+        "Keras 3's PyTorch backend (moments) computes E[x^2] - E[x]^2 in float32 without clamping it: for the "
+        "channel of mean 2000 it goes below -epsilon and the channel's outputs are NaN; on TensorFlow and JAX the "
+        "same layer stays finite",
+    ),
     Divergence("test_after_many_steps", "jax-flax_linen-decay0.0-batch2-features16", "variance_robustness", FAST_VARIANCE),
     Divergence("test_after_many_steps", "jax-flax_nnx-decay0.0-batch2-features16", "variance_robustness", FAST_VARIANCE),
     Divergence(
@@ -104,3 +135,50 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         FAST_VARIANCE.replace("Flax's default use_fast_variance computes", "Haiku computes"),
     ),
 )
+
+
+@dataclass(frozen=True)
+class NotDrawn:
+    """A region of the property suite's inputs (``test_properties.py``) that it does not draw for one
+    implementation, because a strict xfail or a matrix row already measures what the implementation
+    does there: drawn, it would fail every run on the same known divergence and hide any other."""
+
+    impl: str
+    region: str  #: what is not drawn, in words
+    measured_by: str  #: the strict xfail or the matrix row that measures it
+    applies: Callable  #: (spec, batch kind) -> whether a drawn case falls in the region
+
+    def excludes(self, impl_id: str, spec, kind: str) -> bool:
+        return impl_id == self.impl and bool(self.applies(spec, kind))
+
+
+def _dtype(name):
+    return lambda spec, kind: spec.dtype == name
+
+
+#: What the property suite leaves out of float16 for an implementation whose declared
+#: half_precision_range says a float16 variance beyond range normalizes to 0: the variance is computed
+#: in float16, whose rounding of the mean it subtracts is as large as the variance of ill-conditioned
+#: data. The row measures it; derived from the declaration, so it holds for your own adapter too.
+HALF_STATISTICS = "statistics computed in float16: the half_precision_range row (outputs 0)"
+
+NOT_DRAWN: tuple[NotDrawn, ...] = (
+    *(NotDrawn(impl, "bfloat16", f"test_bfloat16_statistics_keep_a_mean_bfloat16_cannot_hold[{impl}] (half_precision)",
+               _dtype("bfloat16"))
+      for impl in ("tensorflow-sonnet", "torch-batchnorm1d", "torch-batchnorm2d", "jax-haiku", "jax-equinox_ema",
+                   "jax-equinox_batch", "mlx-batchnorm")),
+    NotDrawn("tensorflow-tf1", "4-D batches", "test_channel_axis_of_4d_input[tensorflow-tf1-*] (moving_variance_update)",
+             lambda spec, kind: spec.ndim == 4),
+    NotDrawn("tensorflow-sonnet", "channels-last 4-D batches", "test_channel_axis_of_4d_input[tensorflow-sonnet-channels_last-*] "
+             "(moving_variance_update)", lambda spec, kind: spec.ndim == 4 and spec.channel_axis == 3),
+    *(NotDrawn(impl, "a large mean against the spread", f"test_a_large_mean_against_the_spread_keeps_the_outputs_finite[{impl}-*] "
+               "(variance_robustness)", lambda spec, kind: kind == "large mean against spread")
+      for impl in ("jax-haiku", "torch-keras3")),
+)
+
+
+def not_drawn(impl_id: str, declared, spec, kind: str) -> NotDrawn | None:
+    """The entry that leaves this case out of the property suite for ``impl_id``, or None."""
+    if spec.dtype == "float16" and declared.half_precision_range.startswith("variance 9e4: outputs 0"):
+        return NotDrawn(impl_id, "float16", HALF_STATISTICS, _dtype("float16"))
+    return next((entry for entry in NOT_DRAWN if entry.excludes(impl_id, spec, kind)), None)

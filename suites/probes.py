@@ -225,6 +225,46 @@ def variance_robustness(impl_id):
     return observed, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
 
 
+def _stored(value: float) -> str:
+    return "NaN" if np.isnan(value) else "inf" if np.isinf(value) else f"{value:.2g}"
+
+
+def _outputs(values: np.ndarray) -> str:
+    if np.isnan(values).any():
+        return "NaN"
+    if np.all(np.abs(values) < 1e-2):
+        return "0"
+    if np.allclose(np.abs(values), 1.0, rtol=2e-2):
+        return "±1"
+    return ", ".join(f"{v:.3g}" for v in values)
+
+
+@probe("half_precision_range")
+def half_precision_range(impl_id):
+    """A float16 batch beyond float16's range (largest finite value 65504), decay 0: channel 0 holds
+    -300 and 300, representable, but their variance (9e4) and squares are not; channel 1 holds 1 and
+    7e4, which float16 itself makes inf. What the outputs and the stored statistics become."""
+    adapter_type = adapter_class(impl_id)
+    if "float16" not in adapter_type.dtypes:
+        return "no float16", f"the adapter takes {', '.join(adapter_type.dtypes)}"
+    adapter = build(impl_id, BatchNormSpec(2, decay=0.0, dtype="float16"))
+    with np.errstate(over="ignore"):
+        batch = np.array([[-300.0, 1.0], [300.0, 7e4]])
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            output = adapter.train_step(batch)
+    except Exception as error:  # the framework's own refusal is the observation
+        return "raises", f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+    state = adapter.state()
+    kept = _stored(state.variance[0])
+    kept = kept if kept in ("inf", "NaN") else "it"  # biased or unbiased is another row's question
+    observed = (f"variance 9e4: outputs {_outputs(output[:, 0])}, stores {kept}; "
+                f"value 7e4: mean {_stored(state.mean[1])}, variance {_stored(state.variance[1])}")
+    evidence = (f"float16 batch [[-300, 1], [300, 7e4]], decay 0: outputs {np.array2string(output, precision=4)}, "
+                f"moving mean {np.array2string(state.mean, precision=4)}, moving variance {np.array2string(state.variance, precision=4)}")
+    return observed, evidence
+
+
 @probe("non_finite")
 def non_finite(impl_id):
     adapter = build(impl_id, BatchNormSpec(2, decay=0.5))

@@ -84,6 +84,11 @@ BATCH_KINDS = {
 }
 
 
+#: The largest magnitude of a float16 batch: its square (and any variance of such values) stays below
+#: float16's largest value, 65504. What happens beyond is the half_precision_range row's question.
+FLOAT16_LIMIT = 200.0
+
+
 @dataclass(frozen=True)
 class Case:
     """One drawn example: a description and the batches to train it on, then one inference batch."""
@@ -105,7 +110,10 @@ def make_batches(spec: BatchNormSpec, kind: str, batch_size: int, count: int, se
     shape.insert(spec.channel_axis, spec.num_features)
     channels = np.arange(spec.num_features, dtype=np.float64).reshape(
         [-1 if a == spec.channel_axis else 1 for a in range(spec.ndim)])
-    return [representable(BATCH_KINDS[kind](rng, shape, channels), spec.dtype) for _ in range(count)]
+    drawn = [BATCH_KINDS[kind](rng, shape, channels) for _ in range(count)]
+    if spec.dtype == "float16":  # squares and variances within float16's range: beyond it is half_precision_range's
+        drawn = [x * min(1.0, FLOAT16_LIMIT / np.max(np.abs(x))) for x in drawn]
+    return [representable(x, spec.dtype) for x in drawn]
 
 
 @st.composite

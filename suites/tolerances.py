@@ -17,10 +17,15 @@ to it (``cases.compare``); it is a property of the arithmetic, the same for ever
 - A variance computed as ``E[x^2] - E[x]^2`` (an implementation that declares ``one_pass_variance``)
   carries rounding of the order of ``E[x^2] = mean^2 + var``, not of ``var``: that is what declaring
   it means. Its scale is ``mean^2 + var``; how many digits that loses is the ``variance_robustness``
-  row, measured by its own probe. A two-pass variance computed in a half dtype carries the rounding
-  of the mean it subtracts, ``(2 u mean)^2`` (u the dtype's unit roundoff: 0.24 at mean 1000 in
-  float16, as large as the variance of values 0.5 apart), which adds ``(2 u mean)^2 / rtol`` to its
-  scale. An output normalized with such a variance adds ``|z| scale / (var + eps)`` to its own.
+  row, measured by its own probe. An output normalized with such a variance adds
+  ``|z| scale / (var + eps)`` to its own.
+
+For the half dtypes, whose tolerance is the input's and output's rounding around a float32
+computation of the statistics, the normalization is the half dtype's own (frameworks normalize a
+half batch in the half dtype) but a variance's rounding is float32's: its scale is multiplied by
+float32's rtol over the half dtype's.
+An implementation that computes its statistics in the half dtype falls outside them where the data
+are ill-conditioned; that is a known divergence (``divergences.py``), never a wider tolerance.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ FLAX = Conventions(
     state_names=("mean", "var", "scale", "bias"),
     one_pass_variance=True,
     float64_momentum="no float64",
+    half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
 )
 
 

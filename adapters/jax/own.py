@@ -34,6 +34,7 @@ PRESETS = {
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
+        half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
     ),
     # PyTorch: momentum weighs the new value, the moving variance is unbiased.
     "new-weight-unbiased": Conventions(
@@ -45,6 +46,7 @@ PRESETS = {
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
+        half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
     ),
 }
 

@@ -27,6 +27,7 @@ TF_KERAS = Conventions(
     # keras/src/layers/normalization/batch_normalization.py (tf_keras): _assign_moving_average converts
     # 1.0 - momentum to a tensor, float32, before casting it to the float64 variable's dtype
     float64_momentum="batch weight in float32",
+    half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
 )
 
 

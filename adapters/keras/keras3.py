@@ -51,6 +51,7 @@ class Keras3BatchNorm(KerasArguments, Adapter):
     declared = replace(
         TF_KERAS, half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
         float64_momentum="float64",
+        half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",
     )
 
     #: The backend Keras runs on, chosen for the whole process that imports it.

@@ -127,6 +127,8 @@ class OnnxReferenceBatchNorm(Adapter):
 
 class OnnxRuntimeBatchNorm(OnnxReferenceBatchNorm):
     id = "onnx-onnxruntime"
+    # onnxruntime's CPU kernel computes float16 statistics in float32 (the reference evaluator, in NumPy, in float16)
+    declared = replace(OnnxReferenceBatchNorm.declared, half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",)
 
     def runner(self, model: onnx.ModelProto):
         import onnxruntime

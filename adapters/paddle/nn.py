@@ -57,6 +57,7 @@ class PaddleBatchNorm1D(Adapter):
         batch_size_1="passes through",
         # momentum reaches the kernel as a float (float32) attribute: measured, float32(0.9) weighs the old value
         float64_momentum="float32 attributes",
+        half_precision_range="raises",
     )
     ndims = (2, 3)
     native_channel_axis = 1

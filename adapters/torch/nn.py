@@ -33,6 +33,7 @@ class TorchBatchNorm(PyTorchArguments, Adapter):
         no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
         half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",
     )
     ndims = (2, 3)
     native_channel_axis = 1

@@ -25,6 +25,7 @@ class NumpyBatchNorm(PyTorchArguments, Adapter):
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
         half_precision="float16: not supported; bfloat16: not supported",
+        half_precision_range="no float16",
     )
     framework_name = "numpy_batchnorm"
     dtypes = ("float32", "float64")
