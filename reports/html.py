@@ -155,6 +155,30 @@ PRINTED_ROWS = (
 )
 
 
+def examples_section(examples: list[dict], not_drawn: list[tuple[str, str, str]]) -> str:
+    """How many examples the property suite drew for each implementation, by kind of batch, and the
+    regions it leaves out for some (each measured elsewhere)."""
+    kinds = sorted({key for record in examples for key in record} - {"impl", "profile", "examples", "refused", "not drawn"})
+    profile = ", ".join(sorted({record["profile"] for record in examples}))
+    header = "".join(f"<th>{text(label)}</th>" for label in ("implementation", "examples run", *kinds, "refused", "not drawn"))
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{text(value)}</td>" for value in (
+            record["impl"], record.get("examples", 0), *(record.get(kind, 0) for kind in kinds),
+            record.get("refused", 0), record.get("not drawn", 0))) + "</tr>"
+        for record in sorted(examples, key=lambda r: r["impl"])
+    )
+    left_out = "".join(f"<li><code>{text(impl)}</code>: {text(region)}, measured by {text(by)}</li>" for impl, region, by in not_drawn)
+    return (
+        '<section class="bnparity" id="bnparity-examples"><h2>Property-based examples</h2>'
+        f"<p><code>suites/test_properties.py</code> under the hypothesis profile <code>{text(profile)}</code>: random "
+        "valid descriptions and batches, each implementation against the float64 reference of its declaration. "
+        "Examples run include hypothesis's shrinking of a failure; a description the implementation has no native "
+        "arguments for is refused (SpecError) and not counted as run.</p>"
+        f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+        f"<p>Not drawn, because a strict xfail or a matrix row measures it:</p><ul>{left_out}</ul></section>"
+    )
+
+
 def founding_section(seeds: list[dict], printed: dict) -> str:
     """The answer to the founding question, with what each implementation gave in this run."""
     def number(value):

@@ -24,6 +24,8 @@ from adapters.registry import IMPLEMENTATIONS
 from . import html, matrix, plots
 
 CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
+#: The property suite's example counts, per implementation (suites/test_properties.py).
+EXAMPLES = "bnparity_examples"
 COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
 #: The multi-step cases drawn for every implementation, with what each shows.
 TRAJECTORY_CASES = {
@@ -102,6 +104,7 @@ class RunRecords:
         self.config = config
         self.cells: list[dict] = []
         self.seeds: list[dict] = []
+        self.examples: list[dict] = []
         self.steps: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)  # (test, case) -> impl -> quantity
         #: Seconds spent per implementation (setup, call and teardown of its cases), as the run measured them.
         self.seconds: dict[str, float] = defaultdict(float)
@@ -113,6 +116,7 @@ class RunRecords:
             return
         self.cells += properties(report, CELL)
         self.seeds += properties(report, SEED)
+        self.examples += properties(report, EXAMPLES)
         name, _, case = report.nodeid.split("::")[-1].partition("[")
         case = case.rstrip("]")
         if impl and case.startswith(impl + "-"):
@@ -167,6 +171,12 @@ class HtmlReport:
         if self.records.seeds:
             printed = self.records.seeds[0]["printed"]
             prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))
+        if self.records.examples:
+            from suites.divergences import NOT_DRAWN, HALF_STATISTICS
+
+            left_out = [(d.impl, d.region, d.measured_by) for d in NOT_DRAWN]
+            left_out.append(("every implementation whose float16 variance beyond range normalizes to 0", "float16", HALF_STATISTICS))
+            prefix.append(html.examples_section(self.records.examples, left_out))
         for number, ((test, case), shows) in enumerate(TRAJECTORY_CASES.items()):
             series = self.records.steps.get((test, case))
             if series:

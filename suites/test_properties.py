@@ -23,12 +23,13 @@ from adapters.base import Adapter
 from adapters.reference import ReferenceBatchNorm, batch_moments, bessel, channel_shape
 from adapters.spec import SpecError
 
+from reports.plugin import EXAMPLES
+
 from .cases import adapter_class, build, compare, implementation_params
 from .divergences import not_drawn
 from .tolerances import tolerance, tolerance_key
 from .strategies import Case, examples_per_implementation, valid_cases
 
-EXAMPLES = "bnparity_examples"
 
 
 def normalized_scale(case: Case, x: np.ndarray, mean, variance, variance_scale) -> np.ndarray:
@@ -116,4 +117,4 @@ def test_random_descriptions_and_batches_follow_the_declaration(impl_id, request
     try:
         property_holds()
     finally:
-        request.node.user_properties.append((EXAMPLES, {"impl": impl_id, **counts}))
+        request.node.user_properties.append((EXAMPLES, {"impl": impl_id, "profile": settings.get_current_profile_name(), **counts}))

@@ -120,3 +120,15 @@ def test_interrupted_run_still_leaves_a_valid_report(module, stops, tmp_path):
     assert any(nodeid.endswith(stops) for nodeid in tests), list(tests)
     assert not any(nodeid.endswith("test_after") for nodeid in tests)
     assert 'id="bnparity-matrix"' in report.read_text()
+
+
+def test_the_report_prints_the_property_suites_example_counts(tmp_path):
+    from suites.strategies import EXAMPLES_PER_IMPLEMENTATION
+
+    done = run_pytest(tmp_path, "suites/test_properties.py", "-k", "onnx", "-p", "no:xdist")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    section = re.search(r'<section class="bnparity" id="bnparity-examples">.*?</section>', (tmp_path / "report.html").read_text(), re.S)
+    assert section, "no section of property-based examples"
+    assert "profile <code>ci</code>" in section.group(0)
+    rows = dict(re.findall(r"<tr><td>([\w-]+)</td><td>(\d+)</td>", section.group(0)))
+    assert rows == {"onnx-reference": str(EXAMPLES_PER_IMPLEMENTATION), "onnx-onnxruntime": str(EXAMPLES_PER_IMPLEMENTATION)}
