@@ -56,7 +56,7 @@ ROWS: tuple[Row, ...] = (
     Row("non_finite", "One NaN in one channel of a training batch",
         "A single bad value poisons the moving statistics of its channel for good (an exponential average never "
         "forgets a NaN); where it reaches every channel, the whole layer is lost. Check batches before training."),
-    Row("float64_momentum", "Precision of the moving average's weights in a float64 layer",
+    Row("float64_momentum", "Precision of momentum and epsilon in a float64 layer",
         "Where the momentum passes through a float32 attribute or tensor, float64 moving statistics move by up to "
         "~6e-8 relative per step: ported float64 models agree to float32's digits there, not float64's."),
     Row("state_names", "Native names of moving mean, moving variance, gamma, beta",

@@ -307,7 +307,7 @@ def float64_momentum(impl_id):
             predicted.append((reference.moving_mean, reference.moving_variance))
         readings[reading] = np.max(np.abs(observed - np.array(predicted)) / np.maximum(np.abs(np.array(predicted)), 1e-300))
     matching = [reading for reading, error in readings.items() if error < 1e-13]
-    evidence = (f"float64, decay 0.9, batches of mean 4 and 14: moving mean {observed[-1, 0, 0]!r}; largest relative "
+    evidence = (f"float64, decay 0.9, batches of mean 4 and 14: moving mean {float(observed[-1, 0, 0])!r}; largest relative "
                 "difference from each reading: " + ", ".join(f"{r} {e:.2g}" for r, e in readings.items()))
     return (matching[0] if len(matching) == 1 else "other"), evidence
 
