@@ -57,6 +57,9 @@ WORKERS = {
     "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",)),
     # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
     "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
+    # conversion paths import their source and target together (converters/), which a family's
+    # selection must not bring into the test process
+    "converters": WorkerKind({}, ("torch", "onnx")),
 }
 
 

@@ -28,6 +28,8 @@ STYLE = """<style>
 #bnparity-matrix td.mismatch { background: #f8c9c9; }
 #bnparity-matrix td.not-run, #bnparity-matrix th.not-run { background: #eee; color: #888; }
 #bnparity-matrix .declared { display: block; font-weight: bold; color: #a00; }
+.bnparity-table td.mismatch { background: #f8c9c9; }
+.bnparity-table td.not-run { background: #eee; color: #888; }
 .bnparity-figure { max-width: 100%; }
 .bnparity-rerun { font-family: monospace; background: #f4f4f4; padding: 2px 4px; }
 </style>"""
@@ -155,6 +157,33 @@ PRINTED_ROWS = (
 )
 
 
+def converters_section(converters: dict) -> str:
+    """The converters section of the matrix: a row per check, a column per conversion path."""
+    from .matrix import CONVERTER_ROWS
+
+    header = "".join(f"<th>{text(path_id)}<br><small>{text(data['version'])}</small></th>" for path_id, data in converters.items())
+    rows = []
+    for row in CONVERTER_ROWS:
+        cells = []
+        for data in converters.values():
+            cell = data["cells"].get(row.id)
+            if cell is None:
+                cells.append(f'<td class="not-run">{text(data["status"])}</td>')
+            elif cell["observed"] != cell["declared"]:
+                cells.append(f'<td class="mismatch" title="{text(cell["evidence"])}">{text(cell["observed"])}'
+                             f'<br><small>declared: {text(cell["declared"])}</small></td>')
+            else:
+                cells.append(f'<td title="{text(cell["evidence"])}">{text(cell["observed"])}</td>')
+        rows.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{row.id}</small></th>{"".join(cells)}</tr>')
+    return (
+        '<section class="bnparity" id="bnparity-converters"><h2>Converters</h2><p>A PyTorch source (momentum 0.2, '
+        "epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and after a Conv) through each conversion "
+        "path, read back from the artifact it wrote. Hover a cell for the evidence, a row title for what it means.</p>"
+        f'<div class="bnparity-scroll"><table id="bnparity-converters-table" class="bnparity-table"><thead><tr><th>check</th>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
+
+
 def examples_section(examples: list[dict], not_drawn: list[tuple[str, str, str]]) -> str:
     """How many examples the property suite drew for each implementation, by kind of batch, and the
     regions it leaves out for some (each measured elsewhere)."""
@@ -174,7 +203,7 @@ def examples_section(examples: list[dict], not_drawn: list[tuple[str, str, str]]
         "valid descriptions and batches, each implementation against the float64 reference of its declaration. "
         "Examples run include hypothesis's shrinking of a failure; a description the implementation has no native "
         "arguments for is refused (SpecError) and not counted as run.</p>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+        f'<table class="bnparity-table"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
         f"<p>Not drawn, because a strict xfail or a matrix row measures it:</p><ul>{left_out}</ul></section>"
     )
 

@@ -26,6 +26,8 @@ from . import html, matrix, plots
 CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
 #: The property suite's example counts, per implementation (suites/test_properties.py).
 EXAMPLES = "bnparity_examples"
+#: One observation of a conversion path (suites/test_converters.py).
+CONVERTER_CELL = "bnparity_converter_cell"
 COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
 #: The multi-step cases drawn for every implementation, with what each shows.
 TRAJECTORY_CASES = {
@@ -52,7 +54,8 @@ def pytest_addoption(parser):
     group.addoption(
         "--update-conventions",
         action="store_true",
-        help="also write the committed reports/CONVENTIONS.md (needs every implementation observed)",
+        help="also write the committed reports/CONVENTIONS.md (needs every implementation and conversion path observed: "
+             "pytest suites/test_conventions.py suites/test_converters.py --update-conventions)",
     )
 
 
@@ -105,6 +108,7 @@ class RunRecords:
         self.cells: list[dict] = []
         self.seeds: list[dict] = []
         self.examples: list[dict] = []
+        self.converter_cells: list[dict] = []
         self.steps: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)  # (test, case) -> impl -> quantity
         #: Seconds spent per implementation (setup, call and teardown of its cases), as the run measured them.
         self.seconds: dict[str, float] = defaultdict(float)
@@ -117,6 +121,7 @@ class RunRecords:
         self.cells += properties(report, CELL)
         self.seeds += properties(report, SEED)
         self.examples += properties(report, EXAMPLES)
+        self.converter_cells += properties(report, CONVERTER_CELL)
         name, _, case = report.nodeid.split("::")[-1].partition("[")
         case = case.rstrip("]")
         if impl and case.startswith(impl + "-"):
@@ -126,7 +131,7 @@ class RunRecords:
                 self.steps[(name, case)].setdefault(impl or case, {})[comparison["quantity"]] = comparison["steps"]
 
     def matrix(self) -> dict:
-        return matrix.build(self.cells)
+        return matrix.build(self.cells, self.converter_cells)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
@@ -137,8 +142,8 @@ class RunRecords:
             out.mkdir(parents=True, exist_ok=True)
             seconds = dict(sorted(self.seconds.items(), key=lambda kv: -kv[1]))
             (out / "durations.json").write_text(json.dumps({k: round(v, 3) for k, v in seconds.items()}, indent=2) + "\n")
-        if not self.cells:
-            return  # a run that probed no convention: leave the last matrix as it is
+        if not self.cells and not self.converter_cells:
+            return  # a run that probed no convention and no converter: leave the last matrix as it is
         result = self.matrix()
         out.mkdir(parents=True, exist_ok=True)
         (out / "conventions.json").write_text(matrix.to_json(result))
@@ -146,9 +151,9 @@ class RunRecords:
         (out / "CONVENTIONS.md").write_text(markdown)
         if self.config.getoption("--update-conventions"):
             own = matrix.shipped(result)
-            incomplete = [i for i, d in own["implementations"].items() if d["status"] != "run"]
+            incomplete = [i for i, d in [*own["implementations"].items(), *own["converters"].items()] if d["status"] != "run"]
             if incomplete:
-                raise pytest.UsageError(f"--update-conventions needs every implementation; not run: {', '.join(incomplete)}")
+                raise pytest.UsageError(f"--update-conventions needs every implementation and conversion path; not run: {', '.join(incomplete)}")
             COMMITTED.write_text(matrix.to_markdown(own))
 
 
@@ -167,7 +172,10 @@ class HtmlReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
-        prefix.append(html.matrix_section(self.records.matrix()))
+        result = self.records.matrix()
+        prefix.append(html.matrix_section(result))
+        if self.records.converter_cells:
+            prefix.append(html.converters_section(result["converters"]))
         if self.records.seeds:
             printed = self.records.seeds[0]["printed"]
             prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))

@@ -51,6 +51,18 @@ def record_cell(request):
 
 
 @pytest.fixture
+def record_converter_cell(request):
+    """``record_converter_cell(path_id, row, observed, declared, evidence)``: one observation for the
+    matrix's converters section, recorded before the test asserts."""
+
+    def record(path_id: str, row: str, observed: str, declared: str, evidence: str) -> None:
+        cell = {"path": path_id, "row": row, "observed": observed, "declared": declared, "evidence": evidence}
+        request.node.user_properties.append(("bnparity_converter_cell", cell))
+
+    return record
+
+
+@pytest.fixture
 def record_seed(request):
     """``record_seed(impl_id, values, follows_tensorflow, epsilon, printed)``: what the founding question's
     network gave in one implementation, for the report's answer to the question."""

@@ -13,12 +13,12 @@ from reports.plugin import COMMITTED
 
 from .report_run import run_pytest
 
-REGENERATE = "pytest suites/test_conventions.py --update-conventions"
+REGENERATE = "pytest suites/test_conventions.py suites/test_converters.py --update-conventions"
 
 
 def probe_run(out: Path, *extra: str) -> dict:
-    """Run the convention probes in a fresh interpreter, writing the matrix into ``out``."""
-    done = run_pytest(out, "suites/test_conventions.py", *extra)
+    """Run the convention probes and the conversion paths in a fresh interpreter, writing the matrix into ``out``."""
+    done = run_pytest(out, "suites/test_conventions.py", "suites/test_converters.py", *extra)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return json.loads((out / "conventions.json").read_text())
 
@@ -47,6 +47,17 @@ def test_every_row_observed_for_every_installed_implementation(serial):
         assert tuple(data["cells"]) == matrix.ROW_IDS, impl_id
         for row, cell in data["cells"].items():
             assert cell["observed"] == cell["declared"], (impl_id, row, cell)
+
+
+def test_every_row_observed_for_every_installed_conversion_path(serial):
+    _, result = serial
+    for path_id, data in result["converters"].items():
+        if data["status"].startswith("not installed"):
+            continue
+        assert data["status"] == "run", path_id
+        assert tuple(data["cells"]) == tuple(row.id for row in matrix.CONVERTER_ROWS), path_id
+        for row, cell in data["cells"].items():
+            assert cell["observed"] == cell["declared"], (path_id, row, cell)
 
 
 def test_json_and_markdown_agree(serial):

@@ -1,0 +1,44 @@
+"""ONNX -> PyTorch with ``onnx2torch``, on the ONNX that PyTorch's TorchScript exporter writes without
+constant folding (so a BatchNormalization node is there to convert): the chain PyTorch -> ONNX ->
+PyTorch. onnx2torch imports torchvision, so the path needs the torchvision built for the pinned
+torch; where that cannot run, the error is this path's observation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Artifact, ConvertedBatchNorm, Converter
+from .torch_onnx import TorchToOnnxTorchScriptUnfolded
+
+
+class TorchToOnnxToTorch(Converter):
+    id = "torch-to-onnx-to-torch"
+    frameworks = ("torch", "onnx")
+    target = "torch"
+    # onnx2torch 1.5.15 imports torchvision; the torchvision for torch 2.13.0 (0.28.0, the only one
+    # on PyPI) is built against CUDA torch and does not load against the CPU build:
+    # "RuntimeError: operator torchvision::nms does not exist" (measured, at import)
+    declared = {row: "cannot run (RuntimeError)" for row in
+                ("batchnorm_kept", "epsilon", "momentum", "statistics", "inference", "training_export")}
+
+    def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
+        import torch
+        from onnx2torch import convert
+
+        exported = TorchToOnnxTorchScriptUnfolded().convert(model, example, training)
+        module = convert(exported.native)
+        module.train(training)
+        norms = tuple(
+            ConvertedBatchNorm(epsilon=layer.eps, momentum=layer.momentum,
+                               mean=layer.running_mean.detach().double().numpy(), variance=layer.running_var.detach().double().numpy(),
+                               gamma=layer.weight.detach().double().numpy(), beta=layer.bias.detach().double().numpy())
+            for layer in module.modules() if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+        )
+        operators = tuple(type(m).__name__ for m in module.modules() if not list(m.children()))
+        return Artifact(operators, norms, module, exported.warnings)
+
+    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return artifact.native(torch.from_numpy(batch.astype(np.float32))).double().numpy()

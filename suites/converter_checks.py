@@ -1,0 +1,105 @@
+"""What a conversion path does to a trained BatchNorm, read from the artifact it writes.
+
+``observe(path_id)`` converts the PyTorch source of every shape (``converters.sources``), reads each
+artifact back (``converters.base.Artifact``) and returns one observation per row of the matrix's
+converters section, with its evidence. It runs in the ``converters`` worker process
+(``suites/test_converters.py``), so the test process imports neither the source framework nor the
+target. A path that cannot run with the pinned versions gives its error as every row's observation.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+
+from converters.base import per_shape
+from reports.matrix import CONVERTER_ROWS
+from converters.registry import PATHS
+from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, batches, torch_batchnorm, torch_source
+
+from .cases import compare
+
+ROW_IDS = tuple(row.id for row in CONVERTER_ROWS)
+
+
+def _folded_into(operators: tuple[str, ...]) -> str:
+    kept = [op for op in operators if op not in ("Identity", "Flatten", "Reshape", "Squeeze", "Unsqueeze")]
+    return f"folded into {'/'.join(kept)}" if kept else "removed"
+
+
+def observe(path_id: str) -> dict[str, tuple[str, str]]:
+    """row -> (observed, evidence) for the conversion path ``path_id``."""
+    try:
+        return _observe(PATHS[path_id].load()())
+    except Exception as error:  # a path that cannot run with the pinned versions: its error is the fact
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        evidence = f"{type(error).__name__}: {message} (raised in {where.filename.split('site-packages/')[-1]}:{where.lineno})"
+        return {row: (f"cannot run ({type(error).__name__})", evidence) for row in ROW_IDS}
+
+
+def _observe(converter) -> dict[str, tuple[str, str]]:
+    import torch
+
+    target_momentum = {"onnx": 1.0 - TORCH_MOMENTUM, "torch": TORCH_MOMENTUM}[converter.target]
+    cells: dict[str, dict[str, str]] = {row: {} for row in ROW_IDS}
+    evidence: dict[str, list[str]] = {row: [] for row in ROW_IDS}
+    for shape in SHAPES:
+        model = torch_source(shape)
+        norm = torch_batchnorm(model)
+        source = [t.detach().double().numpy() for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)]
+        (example,) = batches(shape, 1, seed=2)
+        artifact = converter.convert(model, example)
+        evidence["batchnorm_kept"].append(f"{shape}: {', '.join(artifact.operators)}")
+        if artifact.batchnorms:
+            (converted,) = artifact.batchnorms
+            cells["batchnorm_kept"][shape] = "kept"
+            eps = converted.epsilon
+            cells["epsilon"][shape] = ("carried" if eps == TORCH_EPSILON else "carried as float32" if eps == float(np.float32(TORCH_EPSILON))
+                                       else f"{eps:g}" if eps is not None else "absent")
+            evidence["epsilon"].append(f"{shape}: {eps!r}")
+            m = converted.momentum
+            carried = "inverted (0.8)" if converter.target == "onnx" else f"carried ({TORCH_MOMENTUM:g})"
+            cells["momentum"][shape] = ("absent" if m is None else carried if np.isclose(m, target_momentum, rtol=1e-6)
+                                        else f"{m:g} (expected {target_momentum:g})")
+            evidence["momentum"].append(f"{shape}: {m!r}")
+            stored = (converted.mean, converted.variance, converted.gamma, converted.beta)
+            difference = max(float(np.max(np.abs(a - b))) for a, b in zip(stored, source))
+            cells["statistics"][shape] = "bit-equal" if difference == 0 else f"differ (max {difference:.2g})"
+            evidence["statistics"].append(f"{shape}: largest difference {difference:.3g}")
+        else:
+            cells["batchnorm_kept"][shape] = _folded_into(artifact.operators)
+            for row in ("epsilon", "momentum", "statistics"):
+                cells[row][shape] = "folded"
+        (batch,) = batches(shape, 1, seed=3)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(batch)).double().numpy()
+        result = compare("inference output", converter.run(artifact, batch), expected, "float32")
+        cells["inference"][shape] = "matches" if result.passed else "differs"
+        evidence["inference"].append(f"{shape}: max abs difference {result.max_abs_error:.2g}")
+    cells["training_export"]["alone"], evidence["training_export"] = _training_export(converter)
+    observed = {row: (per_shape(cells[row]), "; ".join(evidence[row]) if isinstance(evidence[row], list) else evidence[row])
+                for row in ROW_IDS}
+    return observed
+
+
+def _training_export(converter) -> tuple[str, str]:
+    """The BatchNorm alone, left in training mode, converted with the path's defaults: what the
+    artifact's BatchNorm computes (batch statistics, or the moving ones of inference), whether the
+    converter says so, and (evidence) whether converting moved the source's own moving statistics."""
+    model = torch_source("alone", training=True)
+    norm = torch_batchnorm(model)
+    before = norm.running_mean.detach().clone()
+    (example,) = batches("alone", 1, seed=2)
+    artifact = converter.convert(model, example, training=True)
+    moved = not bool((norm.running_mean == before).all())
+    if not artifact.batchnorms:
+        form = _folded_into(artifact.operators)
+    else:
+        mode = artifact.batchnorms[0].training_mode
+        form = "training BatchNorm (training_mode=1)" if mode == 1 else "inference BatchNorm"
+    warned = [w for w in artifact.warnings if "train" in w.lower()]
+    observed = f"{form}, {'with a warning' if warned else 'silently'}"
+    return observed, (f"operators {', '.join(artifact.operators)}; the source's moving statistics "
+                      f"{'moved' if moved else 'untouched'} by the conversion; warnings about training: {warned or 'none'}")
