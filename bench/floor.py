@@ -7,8 +7,10 @@ Nothing of bnparity is imported: this is what any check of these implementations
 least. What needs a process-wide switch runs in an interpreter of its own, as it must, started
 first so that it overlaps with the rest, as the suite's worker processes may: TensorFlow 1's
 graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensorflow family,
-Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, and Paddle, whose
-import crashes an interpreter that imported TensorFlow.
+Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, Paddle, whose
+import crashes an interpreter that imported TensorFlow, and the conversion paths (``converters``:
+one export with each of torch.onnx's exporters, and onnx2torch's import), which the suite runs in a
+worker of their own.
 """
 
 import os
@@ -20,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-FAMILIES = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad")
+FAMILIES = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad", "converters")
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
 TF1 = (
@@ -43,8 +45,17 @@ PADDLE = (
     "paddle.nn.BatchNorm1D(4)(x)\n"
     "paddle.nn.BatchNorm2D(4)(x.reshape([8, 4, 1, 1]))\n"
 )
+CONVERTERS = (
+    "import io, torch, onnx\n"
+    "model = torch.nn.Sequential(torch.nn.BatchNorm1d(4)).eval()\n"
+    "torch.onnx.export(model, (torch.ones(8, 4),), verbose=False)\n"
+    "torch.onnx.export(model, (torch.ones(8, 4),), io.BytesIO(), dynamo=False)\n"
+    "try:\n    import onnx2torch\n"
+    "except Exception:\n    pass\n"
+)
 #: family -> (environment, code) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
 OWN_PROCESS = {
+    "converters": [({}, CONVERTERS)],
     "paddle": [({}, PADDLE)],
     "tensorflow": [({"TF_USE_LEGACY_KERAS": "1"}, TF1)],
     "jax": [({"KERAS_BACKEND": "jax"}, KERAS3)],
