@@ -19,7 +19,7 @@ class TorchToOnnxToTorch(Converter):
     # on PyPI) is built against CUDA torch and does not load against the CPU build:
     # "RuntimeError: operator torchvision::nms does not exist" (measured, at import)
     declared = {row: "cannot run (RuntimeError)" for row in
-                ("batchnorm_kept", "epsilon", "momentum", "statistics", "inference", "training_export")}
+                ("batchnorm_kept", "epsilon", "momentum", "statistics", "inference", "training_export", "continued_training")}
 
     def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
         import torch

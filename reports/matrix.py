@@ -82,6 +82,9 @@ CONVERTER_ROWS: tuple[Row, ...] = (
         "What a converted model is for: every path measured here keeps it."),
     Row("training_export", "Exporting a source left in training mode (alone)",
         "Call model.eval() before exporting: what a training-mode export writes differs between exporters."),
+    Row("continued_training", "20 more training steps in source and target (alone; batch sizes 2, 8, 64)",
+        "The artifact trains by the target's conventions, not the source's: an ONNX BatchNormalization stores the "
+        "biased variance where PyTorch stores the unbiased one, so the moving variances part most at small batches."),
 )
 
 

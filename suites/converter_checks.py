@@ -16,7 +16,7 @@ import numpy as np
 from converters.base import per_shape
 from reports.matrix import CONVERTER_ROWS
 from converters.registry import PATHS
-from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, batches, torch_batchnorm, torch_source
+from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, TRAINING_STEPS, batches, torch_batchnorm, torch_source
 
 from .cases import compare
 
@@ -79,6 +79,7 @@ def _observe(converter) -> dict[str, tuple[str, str]]:
         cells["inference"][shape] = "matches" if result.passed else "differs"
         evidence["inference"].append(f"{shape}: max abs difference {result.max_abs_error:.2g}")
     cells["training_export"]["alone"], evidence["training_export"] = _training_export(converter)
+    cells["continued_training"]["alone"], evidence["continued_training"] = _continued_training(converter)
     observed = {row: (per_shape(cells[row]), "; ".join(evidence[row]) if isinstance(evidence[row], list) else evidence[row])
                 for row in ROW_IDS}
     return observed
@@ -103,3 +104,60 @@ def _training_export(converter) -> tuple[str, str]:
     observed = f"{form}, {'with a warning' if warned else 'silently'}"
     return observed, (f"operators {', '.join(artifact.operators)}; the source's moving statistics "
                       f"{'moved' if moved else 'untouched'} by the conversion; warnings about training: {warned or 'none'}")
+
+
+#: Batch sizes of the continued training: the unbiased factor n/(n-1) is 2, 8/7 and 64/63 there.
+CONTINUED_BATCH_SIZES = (2, 8, 64)
+
+
+def _continued_training(converter) -> tuple[str, str]:
+    """The BatchNorm alone, converted, then trained 20 more steps in the source and in the artifact
+    (its BatchNormalization node run with ``training_mode=1``, from the tensors it carries) on the same
+    batches. Each side is compared with the float64 reference of its own framework's conventions
+    from the same state; the cell says whether they do, and how far the two moving variances part."""
+    import torch
+
+    from adapters.base import State
+    from adapters.onnx.node import OnnxRuntimeBatchNorm
+    from adapters.reference import ReferenceBatchNorm
+    from adapters.registry import implementation
+    from adapters.spec import BatchNormSpec
+
+    if converter.target != "onnx":
+        return "not measured for this target", "continued training is measured for ONNX artifacts"
+    torch_conventions = implementation("torch-batchnorm1d").load().declared
+    ratios, evidence = [], []
+    for batch_size in CONTINUED_BATCH_SIZES:
+        model = torch_source("alone")
+        artifact = converter.convert(model, batches("alone", 1, seed=2)[0])
+        if not artifact.batchnorms:
+            return "nothing to train (folded)", f"operators {', '.join(artifact.operators)}"
+        node = artifact.batchnorms[0]
+        norm = torch_batchnorm(model)
+        state = State(*(np.asarray(t, np.float64) for t in (node.mean, node.variance, node.gamma, node.beta)))
+        target = OnnxRuntimeBatchNorm(BatchNormSpec(4, decay=float(node.momentum), epsilon=float(node.epsilon)))
+        target.set_state(state)
+        source_spec = BatchNormSpec(4, decay=1 - TORCH_MOMENTUM, epsilon=TORCH_EPSILON)
+        references = {"source": ReferenceBatchNorm(source_spec, torch_conventions),
+                      "target": ReferenceBatchNorm(target.spec, target.declared)}
+        for reference in references.values():
+            reference.moving_mean, reference.moving_variance = state.mean.copy(), state.variance.copy()
+        norm.train()
+        for batch in batches("alone", TRAINING_STEPS, seed=4, batch_size=batch_size):
+            with torch.no_grad():
+                model(torch.from_numpy(batch))
+            target.train_step(batch)
+            for reference in references.values():
+                reference.train_step(batch.astype(np.float64))
+        source_variance = norm.running_var.detach().double().numpy()
+        target_state = target.state()
+        follows = [compare(f"{side} moving variance", observed, references[side].moving_variance, "float32").passed
+                   for side, observed in (("source", source_variance), ("target", target_state.variance))]
+        if not all(follows):
+            return "does not follow its conventions", f"batch {batch_size}: source, target follow their reference: {follows}"
+        ratios.append(float(np.mean(target_state.variance / source_variance)))
+        evidence.append(f"batch {batch_size}: moving variance channel 0 source {source_variance[0]:.5g}, "
+                        f"target {target_state.variance[0]:.5g}; mean agrees: "
+                        f"{bool(np.allclose(target_state.mean, norm.running_mean.detach().double().numpy(), rtol=2e-5, atol=2e-5))}")
+    parts = ", ".join(f"{r:.2f} at batch {b}" for r, b in zip(ratios, CONTINUED_BATCH_SIZES))
+    return f"each follows its own conventions; target/source moving variance {parts}", "; ".join(evidence)
