@@ -128,6 +128,8 @@ class Worker:
         #: Handles of layers whose adapters are gone, sent with the next request so the worker drops
         #: them. A finalizer may run in the middle of a request, so it only appends here.
         self.released: list[int] = []
+        #: Requests sent and not yet answered, oldest first (``submit``).
+        self.pending: list[Pending] = []
         atexit.register(self.close)
 
     @classmethod
@@ -146,19 +148,45 @@ class Worker:
 
     def call(self, verb: str, *arguments, timeout: float | None = None) -> Any:
         """Run ``verb`` in the worker and return its answer; see the module docstring for failures."""
+        return self.submit(verb, *arguments, timeout=timeout).result()
+
+    def submit(self, verb: str, *arguments, timeout: float | None = None) -> Pending:
+        """Send ``verb`` and return at once: the worker runs it while this process goes on, and
+        ``result()`` waits for the answer (bounded by ``timeout`` from now, as ``call``'s). Requests
+        are answered in the order they were sent."""
         timeout = request_timeout() if timeout is None else timeout
         released, self.released[:] = list(self.released), []
+        pending = Pending(self, verb, time.monotonic() + timeout, timeout)
         try:
             send(self.process.stdin, (verb, arguments, released))
-            answer = receive(self.process.stdout.fileno(), time.monotonic() + timeout)
-        except TimeoutError:
-            self.kill()
-            raise self.fault(verb, f"did not answer within {timeout:g} s (BNPARITY_WORKER_TIMEOUT) and was killed") from None
-        except (EOFError, BrokenPipeError, OSError):
-            raise self.fault(verb, f"exited with code {self.wait()}") from None
-        if answer[0] == "error":
-            raise FrameworkError(f"{answer[1]}: {answer[2]}")
-        return answer[1]
+        except (BrokenPipeError, OSError):
+            pending.error = self.fault(verb, f"exited with code {self.wait()}")
+            return pending
+        self.pending.append(pending)
+        return pending
+
+    def collect(self, until: Pending) -> None:
+        """Read answers, oldest request first, up to and including ``until``'s."""
+        while self.pending and not until.done:
+            pending = self.pending.pop(0)
+            try:
+                answer = receive(self.process.stdout.fileno(), pending.deadline)
+            except TimeoutError:
+                self.kill()
+                pending.error = self.fault(pending.verb, f"did not answer within {pending.timeout:g} s "
+                                                         "(BNPARITY_WORKER_TIMEOUT) and was killed")
+            except (EOFError, BrokenPipeError, OSError):
+                pending.error = self.fault(pending.verb, f"exited with code {self.wait()}")
+            else:
+                if answer[0] == "error":
+                    pending.error = FrameworkError(f"{answer[1]}: {answer[2]}")
+                else:
+                    pending.value = answer[1]
+            pending.done = True
+            if pending.error is not None and isinstance(pending.error, WorkerError):
+                for lost in self.pending:  # the process is gone: nothing else it was asked will come
+                    lost.error, lost.done = pending.error, True
+                self.pending.clear()
 
     def fault(self, verb: str, what: str) -> WorkerError:
         self.stderr.seek(0, os.SEEK_END)
@@ -185,6 +213,22 @@ class Worker:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
             self.wait()
+
+
+class Pending:
+    """A request sent to a worker (``Worker.submit``) whose answer is read when it is wanted."""
+
+    def __init__(self, worker: Worker, verb: str, deadline: float, timeout: float):
+        self.worker, self.verb, self.deadline, self.timeout = worker, verb, deadline, timeout
+        self.done, self.value, self.error = False, None, None
+
+    def result(self) -> Any:
+        """The answer, waiting for it; the worker's failure or the framework's error is raised here."""
+        if not self.done and self.error is None:
+            self.worker.collect(self)
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 class InWorker:

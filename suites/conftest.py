@@ -124,6 +124,9 @@ def pytest_runtest_setup(item):
     the workers this process will use, and no other."""
     impl_id = implementation_in(item.nodeid)
     started = item.session.stash.setdefault(PRESTARTED, set())
+    if not started and not hasattr(item.config, "workerinput"):
+        start_conversions(item.session.items)
+        started.add(None)
     if impl_id is None or IMPLEMENTATIONS[impl_id].framework in started:
         return
     family = IMPLEMENTATIONS[impl_id].framework
@@ -137,3 +140,16 @@ def pytest_runtest_setup(item):
         for kind in sorted(kinds):
             Worker.prestart(kind)
 
+
+
+def start_conversions(items) -> None:
+    """At the first case of a run in one process, ask the converters worker for every selected
+    conversion path's observations, so they are computed while the other cases run. Under
+    pytest-xdist this is left to the process that meets the first converter case (each process
+    collects every case, and would all convert)."""
+    from converters.registry import PATHS
+    from .converter_checks import start
+
+    paths = {item.callspec.params["path_id"] for item in items
+             if item.originalname == "test_conversion_does_what_the_path_declares" and hasattr(item, "callspec")}
+    start(sorted(p for p in paths if not PATHS[p].missing()))

@@ -1,5 +1,8 @@
 """What a conversion path does to a trained BatchNorm, read from the artifact it writes.
 
+In the test process, ``start`` asks the ``converters`` worker process for the observations of the
+selected paths as soon as a run begins, and ``observed`` collects them when a case needs them: the
+conversions run while the test process runs the implementations' cases. In the worker,
 ``observe(path_id)`` converts the PyTorch source of every shape (``converters.sources``), reads each
 artifact back (``converters.base.Artifact``) and returns one observation per row of the matrix's
 converters section, with its evidence. It runs in the ``converters`` worker process
@@ -21,6 +24,30 @@ from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, TRAINING_S
 from .cases import compare
 
 ROW_IDS = tuple(row.id for row in CONVERTER_ROWS)
+
+# -- in the test process -------------------------------------------------------------------------------
+
+#: path id -> its observations, asked of the converters worker and not necessarily answered yet
+_REQUESTED: dict = {}
+
+
+def start(path_ids) -> None:
+    """Ask the converters worker for the observations of ``path_ids`` now, without waiting."""
+    from adapters.worker import Worker
+
+    for path_id in path_ids:
+        if path_id not in _REQUESTED:
+            _REQUESTED[path_id] = Worker.get("converters").submit("call", "suites.converter_checks:observe", path_id)
+
+
+def observed(path_id: str) -> dict[str, tuple[str, str]]:
+    """Every row of one path (row -> (observed, evidence)), measured once per run in the worker; a
+    worker that died or hung raises its WorkerError here, in every case of the path."""
+    start([path_id])
+    return _REQUESTED[path_id].result()
+
+
+# -- in the converters worker ----------------------------------------------------------------------------
 
 
 def _folded_into(operators: tuple[str, ...]) -> str:
@@ -51,6 +78,8 @@ def _observe(converter) -> dict[str, tuple[str, str]]:
         source = [t.detach().double().numpy() for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)]
         (example,) = batches(shape, 1, seed=2)
         artifact = converter.convert(model, example)
+        if shape == "alone":
+            alone = artifact
         evidence["batchnorm_kept"].append(f"{shape}: {', '.join(artifact.operators)}")
         if artifact.batchnorms:
             (converted,) = artifact.batchnorms
@@ -79,7 +108,7 @@ def _observe(converter) -> dict[str, tuple[str, str]]:
         cells["inference"][shape] = "matches" if result.passed else "differs"
         evidence["inference"].append(f"{shape}: max abs difference {result.max_abs_error:.2g}")
     cells["training_export"]["alone"], evidence["training_export"] = _training_export(converter)
-    cells["continued_training"]["alone"], evidence["continued_training"] = _continued_training(converter)
+    cells["continued_training"]["alone"], evidence["continued_training"] = _continued_training(converter, alone)
     observed = {row: (per_shape(cells[row]), "; ".join(evidence[row]) if isinstance(evidence[row], list) else evidence[row])
                 for row in ROW_IDS}
     return observed
@@ -110,8 +139,8 @@ def _training_export(converter) -> tuple[str, str]:
 CONTINUED_BATCH_SIZES = (2, 8, 64)
 
 
-def _continued_training(converter) -> tuple[str, str]:
-    """The BatchNorm alone, converted, then trained 20 more steps in the source and in the artifact
+def _continued_training(converter, artifact) -> tuple[str, str]:
+    """The BatchNorm alone, converted (``artifact``), then trained 20 more steps in the source and in the artifact
     (its BatchNormalization node run with ``training_mode=1``, from the tensors it carries) on the same
     batches. Each side is compared with the float64 reference of its own framework's conventions
     from the same state; the cell says whether they do, and how far the two moving variances part."""
@@ -125,14 +154,13 @@ def _continued_training(converter) -> tuple[str, str]:
 
     if converter.target != "onnx":
         return "not measured for this target", "continued training is measured for ONNX artifacts"
+    if not artifact.batchnorms:
+        return "nothing to train (folded)", f"operators {', '.join(artifact.operators)}"
     torch_conventions = implementation("torch-batchnorm1d").load().declared
+    node = artifact.batchnorms[0]
     ratios, evidence = [], []
     for batch_size in CONTINUED_BATCH_SIZES:
-        model = torch_source("alone")
-        artifact = converter.convert(model, batches("alone", 1, seed=2)[0])
-        if not artifact.batchnorms:
-            return "nothing to train (folded)", f"operators {', '.join(artifact.operators)}"
-        node = artifact.batchnorms[0]
+        model = torch_source("alone")  # the source the artifact was converted from, trained on afresh
         norm = torch_batchnorm(model)
         state = State(*(np.asarray(t, np.float64) for t in (node.mean, node.variance, node.gamma, node.beta)))
         target = OnnxRuntimeBatchNorm(BatchNormSpec(4, decay=float(node.momentum), epsilon=float(node.epsilon)))

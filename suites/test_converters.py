@@ -5,26 +5,16 @@ imported there, never in the test process (``suites/converter_checks.py`` says w
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from converters.registry import PATHS
 
-from .converter_checks import ROW_IDS
+from .converter_checks import ROW_IDS, observed
 
 
 def path_params() -> list:
     return [pytest.param(path_id, id=path_id, marks=[getattr(pytest.mark, f) for f in path.frameworks])
             for path_id, path in PATHS.items()]
-
-
-@functools.lru_cache(maxsize=None)
-def observed(path_id: str) -> dict[str, tuple[str, str]]:
-    """Every row of one path, measured once per run."""
-    from adapters.worker import Worker
-
-    return Worker.get("converters").call("call", "suites.converter_checks:observe", path_id)
 
 
 @pytest.mark.parametrize("row", ROW_IDS)

@@ -90,3 +90,20 @@ def test_killing_the_worker_of_a_real_implementation_fails_one_step_and_the_next
     fresh = impl.create(spec)
     fresh.train_step(batch)
     np.testing.assert_allclose(fresh.state().mean, [0.25, 1.0])
+
+
+def test_submitted_requests_run_while_the_test_process_goes_on_and_answer_in_order(worker):
+    started = time.monotonic()
+    first, second = worker.submit("call", "time:sleep", 0.5), worker.submit("call", "os:getpid")
+    assert time.monotonic() - started < 0.4, "submit waited for the worker"
+    assert second.result() == worker.process.pid and first.result() is None
+    assert worker.call("sleep", 0) is None
+
+
+def test_a_submitted_request_that_hangs_fails_with_the_timeout_and_so_does_the_one_behind_it(worker):
+    hung, behind = worker.submit("sleep", 60, timeout=1), worker.submit("sleep", 0)
+    with pytest.raises(WorkerError, match=rf"the {KIND} worker \(pid \d+\) did not answer within 1 s"):
+        behind.result()
+    with pytest.raises(WorkerError, match="did not answer within 1 s"):
+        hung.result()
+    assert Worker.get(KIND).call("sleep", 0) is None
