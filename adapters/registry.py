@@ -59,7 +59,7 @@ WORKERS = {
     "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
     # conversion paths import their source and target together (converters/), which a family's
     # selection must not bring into the test process
-    "converters": WorkerKind({}, ("torch", "onnx")),
+    "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx")),
 }
 
 

@@ -27,6 +27,7 @@ class ConvertedBatchNorm:
     gamma: np.ndarray
     beta: np.ndarray
     training_mode: int | None = None  #: ONNX's attribute, where the artifact has it
+    native: Any = field(default=None, repr=False)  #: the target framework's layer, where it has one
 
 
 @dataclass(frozen=True)

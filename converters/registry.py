@@ -49,4 +49,8 @@ PATHS: dict[str, ConversionPath] = {p.id: p for p in (
                    _TORCH_ONNX, ("torch", "onnx")),
     ConversionPath("torch-to-onnx-to-torch", "converters.onnx_torch:TorchToOnnxToTorch",
                    (*_TORCH_ONNX, "onnx2torch", "torchvision"), ("torch", "onnx")),
+    ConversionPath("torch-to-onnx-to-keras", "converters.onnx_keras:TorchToOnnxToKeras",
+                   (*_TORCH_ONNX, "onnx2keras", "tensorflow", "keras"), ("torch", "onnx", "tensorflow")),
+    ConversionPath("torch-to-keras-nobuco", "converters.onnx_keras:TorchToKerasNobuco",
+                   ("torch", "nobuco", "tensorflow", "keras"), ("torch", "tensorflow")),
 )}

@@ -69,7 +69,8 @@ def observe(path_id: str) -> dict[str, tuple[str, str]]:
 def _observe(converter) -> dict[str, tuple[str, str]]:
     import torch
 
-    target_momentum = {"onnx": 1.0 - TORCH_MOMENTUM, "torch": TORCH_MOMENTUM}[converter.target]
+    # ONNX's and Keras's momentum weigh the old value, PyTorch's the new one
+    target_momentum = {"onnx": 1.0 - TORCH_MOMENTUM, "keras": 1.0 - TORCH_MOMENTUM, "torch": TORCH_MOMENTUM}[converter.target]
     cells: dict[str, dict[str, str]] = {row: {} for row in ROW_IDS}
     evidence: dict[str, list[str]] = {row: [] for row in ROW_IDS}
     for shape in SHAPES:
@@ -89,7 +90,7 @@ def _observe(converter) -> dict[str, tuple[str, str]]:
                                        else f"{eps:g}" if eps is not None else "absent")
             evidence["epsilon"].append(f"{shape}: {eps!r}")
             m = converted.momentum
-            carried = "inverted (0.8)" if converter.target == "onnx" else f"carried ({TORCH_MOMENTUM:g})"
+            carried = f"carried ({TORCH_MOMENTUM:g})" if converter.target == "torch" else "inverted (0.8)"
             cells["momentum"][shape] = ("absent" if m is None else carried if np.isclose(m, target_momentum, rtol=1e-6)
                                         else f"{m:g} (expected {target_momentum:g})")
             evidence["momentum"].append(f"{shape}: {m!r}")
@@ -146,14 +147,12 @@ def _continued_training(converter, artifact) -> tuple[str, str]:
     from the same state; the cell says whether they do, and how far the two moving variances part."""
     import torch
 
-    from adapters.base import State
-    from adapters.onnx.node import OnnxRuntimeBatchNorm
     from adapters.reference import ReferenceBatchNorm
     from adapters.registry import implementation
     from adapters.spec import BatchNormSpec
 
-    if converter.target != "onnx":
-        return "not measured for this target", "continued training is measured for ONNX artifacts"
+    if converter.target not in TARGET_TRAINERS:
+        return "not measured for this target", f"continued training is measured for {', '.join(TARGET_TRAINERS)} artifacts"
     if not artifact.batchnorms:
         return "nothing to train (folded)", f"operators {', '.join(artifact.operators)}"
     torch_conventions = implementation("torch-batchnorm1d").load().declared
@@ -162,14 +161,13 @@ def _continued_training(converter, artifact) -> tuple[str, str]:
     for batch_size in CONTINUED_BATCH_SIZES:
         model = torch_source("alone")  # the source the artifact was converted from, trained on afresh
         norm = torch_batchnorm(model)
-        state = State(*(np.asarray(t, np.float64) for t in (node.mean, node.variance, node.gamma, node.beta)))
-        target = OnnxRuntimeBatchNorm(BatchNormSpec(4, decay=float(node.momentum), epsilon=float(node.epsilon)))
-        target.set_state(state)
+        target = TARGET_TRAINERS[converter.target](node)
         source_spec = BatchNormSpec(4, decay=1 - TORCH_MOMENTUM, epsilon=TORCH_EPSILON)
+        target_spec = BatchNormSpec(4, decay=float(node.momentum), epsilon=float(node.epsilon))
         references = {"source": ReferenceBatchNorm(source_spec, torch_conventions),
-                      "target": ReferenceBatchNorm(target.spec, target.declared)}
+                      "target": ReferenceBatchNorm(target_spec, target.conventions)}
         for reference in references.values():
-            reference.moving_mean, reference.moving_variance = state.mean.copy(), state.variance.copy()
+            reference.moving_mean, reference.moving_variance = np.array(node.mean, np.float64), np.array(node.variance, np.float64)
         norm.train()
         for batch in batches("alone", TRAINING_STEPS, seed=4, batch_size=batch_size):
             with torch.no_grad():
@@ -189,3 +187,45 @@ def _continued_training(converter, artifact) -> tuple[str, str]:
                         f"{bool(np.allclose(target_state.mean, norm.running_mean.detach().double().numpy(), rtol=2e-5, atol=2e-5))}")
     parts = ", ".join(f"{r:.2f} at batch {b}" for r, b in zip(ratios, CONTINUED_BATCH_SIZES))
     return f"each follows its own conventions; target/source moving variance {parts}", "; ".join(evidence)
+
+
+class OnnxNodeTrainer:
+    """An ONNX BatchNormalization node of an artifact, run on with ``training_mode=1`` by onnxruntime
+    from the tensors and attributes it carries."""
+
+    def __init__(self, node):
+        from adapters.base import State
+        from adapters.onnx.node import OnnxRuntimeBatchNorm
+        from adapters.spec import BatchNormSpec
+
+        self.adapter = OnnxRuntimeBatchNorm(BatchNormSpec(len(node.mean), decay=float(node.momentum), epsilon=float(node.epsilon)))
+        self.adapter.set_state(State(*(np.asarray(t, np.float64) for t in (node.mean, node.variance, node.gamma, node.beta))))
+        self.conventions = self.adapter.declared
+        self.train_step, self.state = self.adapter.train_step, self.adapter.state
+
+
+class KerasLayerTrainer:
+    """A Keras BatchNormalization layer of an artifact, called in training mode as ``fit`` would, from
+    the values the conversion carried (restored, as each batch size starts from them)."""
+
+    def __init__(self, node):
+        from adapters.registry import implementation
+
+        self.layer = node.native
+        for variable, value in zip((self.layer.moving_mean, self.layer.moving_variance, self.layer.gamma, self.layer.beta),
+                                   (node.mean, node.variance, node.gamma, node.beta)):
+            variable.assign(np.asarray(value, np.float32))
+        self.conventions = implementation("tensorflow-keras3").load().declared
+
+    def train_step(self, batch: np.ndarray) -> None:
+        self.layer(batch.astype(np.float32), training=True)
+
+    def state(self):
+        from adapters.base import State
+
+        layer = self.layer
+        return State(*(np.asarray(v, np.float64) for v in (layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta)))
+
+
+#: How an artifact's BatchNorm trains on, per target.
+TARGET_TRAINERS = {"onnx": OnnxNodeTrainer, "keras": KerasLayerTrainer}
