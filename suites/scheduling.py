@@ -135,6 +135,25 @@ def pin_threads() -> None:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
 
 
+#: The test of the conversion paths (suites/test_converters.py), whose ids name two frameworks.
+CONVERSION_TEST = "test_conversion_does_what_the_path_declares"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """A family's selection (``-k torch``) keeps its promise, exactly that family's implementations:
+    the conversion paths' cases, whose ids name their source and target (``torch-to-onnx-...``), are
+    selected by ``-k convert`` (alone, or with a family: ``-k "convert and torch"``) or by a run
+    without a family in its ``-k``. Runs after ``-k`` has deselected."""
+    keyword = (config.getoption("keyword") or "").lower()
+    if "convert" in keyword or not any(family in keyword for family in FRAMEWORKS):
+        return
+    dropped = [item for item in items if item.originalname == CONVERSION_TEST]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.originalname != CONVERSION_TEST]
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "load":

@@ -29,15 +29,6 @@ def run_python(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def converts(nodeid: str, family: str) -> bool:
-    """Whether ``nodeid`` is a conversion path's case whose path runs ``family`` (``-k onnx`` selects
-    the paths to ONNX too; they run in the converters worker, so the test process imports nothing more)."""
-    from converters.registry import PATHS
-
-    params = nodeid.partition("[")[2]
-    return any(params.startswith(f"{path_id}-") and family in path.frameworks for path_id, path in PATHS.items())
-
-
 def loaded_frameworks_snippet() -> str:
     return f"[m for m in {FRAMEWORK_MODULES!r} if m in sys.modules]"
 
@@ -94,8 +85,7 @@ def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(f
     )
     assert found["code"] == 0
     assert found["ids"], f"-k {family} selected nothing"
-    assert all(f"[{family}-" in nodeid or converts(nodeid, family) for nodeid in found["ids"]), \
-        [i for i in found["ids"] if f"[{family}-" not in i and not converts(i, family)]
+    assert all(f"[{family}-" in nodeid for nodeid in found["ids"]), [i for i in found["ids"] if f"[{family}-" not in i]
     assert found["outcomes"].get("passed", 0) > 100
     assert found["loaded"] == modules
 
@@ -109,7 +99,26 @@ def test_selecting_a_family_collects_exactly_its_implementations(family):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     nodeids = [line for line in done.stdout.splitlines() if "::" in line]
-    parameters = [nodeid.split("[", 1)[1] for nodeid in nodeids if not converts(nodeid, family)]
+    parameters = [nodeid.split("[", 1)[1] for nodeid in nodeids]
     assert parameters and all(p.startswith(f"{family}-") for p in parameters), [n for n in nodeids if f"[{family}-" not in n]
     family_ids = [i for i, impl in IMPLEMENTATIONS.items() if impl.framework == family]
     assert {i for i in family_ids if any(p.startswith(f"{i}-") or p == f"{i}]" for p in parameters)} == set(family_ids)
+
+
+def test_convert_selects_the_conversion_paths_and_a_family_with_it_narrows_them():
+    """``-k convert`` collects every conversion path's cases and nothing else; ``-k "convert and onnx"``
+    narrows them to the paths whose id names ONNX (``-k onnx`` alone collects ONNX's implementations
+    only: the test above)."""
+    def collected(expression):
+        done = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-k", expression, "-p", "no:cacheprovider"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    from converters.registry import PATHS
+
+    every = collected("convert")
+    assert every and all("::test_conversion_does_what_the_path_declares[" in nodeid for nodeid in every)
+    assert {nodeid.split("[", 1)[1] for nodeid in every} >= {f"{path_id}-batchnorm_kept]" for path_id in PATHS}
+    onnx = collected("convert and onnx")
+    assert onnx and all("onnx" in nodeid.split("[", 1)[1] for nodeid in onnx) and len(onnx) < len(every)
