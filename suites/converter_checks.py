@@ -5,9 +5,8 @@ selected paths as soon as a run begins, and ``observed`` collects them when a ca
 conversions run while the test process runs the implementations' cases. In the worker,
 ``observe(path_id)`` converts the PyTorch source of every shape (``converters.sources``), reads each
 artifact back (``converters.base.Artifact``) and returns one observation per row of the matrix's
-converters section, with its evidence. It runs in the ``converters`` worker process
-(``suites/test_converters.py``), so the test process imports neither the source framework nor the
-target. A path that cannot run with the pinned versions gives its error as every row's observation.
+converters section, with its evidence; the test process imports neither the source framework nor
+the target. A path that cannot run with the pinned versions gives its error as every row's observation.
 """
 
 from __future__ import annotations
@@ -17,9 +16,10 @@ import traceback
 import numpy as np
 
 from converters.base import per_shape
-from reports.matrix import CONVERTER_ROWS
 from converters.registry import PATHS
 from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, TRAINING_STEPS, batches, torch_batchnorm, torch_source
+
+from reports.matrix import CONVERTER_ROWS
 
 from .cases import compare
 
@@ -27,7 +27,7 @@ ROW_IDS = tuple(row.id for row in CONVERTER_ROWS)
 
 # -- in the test process -------------------------------------------------------------------------------
 
-#: path id -> its observations, asked of the converters worker and not necessarily answered yet
+#: path id -> its observations (a ``worker.Pending``), asked of the converters worker, maybe not answered yet
 _REQUESTED: dict = {}
 
 
