@@ -157,15 +157,13 @@ PRINTED_ROWS = (
 )
 
 
-def converters_section(converters: dict) -> str:
-    """The converters section of the matrix: a row per check, a column per conversion path."""
-    from .matrix import CONVERTER_ROWS
-
-    header = "".join(f"<th>{text(path_id)}<br><small>{text(data['version'])}</small></th>" for path_id, data in converters.items())
+def section_table(section, columns: dict) -> str:
+    """A further section of the matrix (``matrix.SECTIONS``): a row per check, a column per path or run."""
+    header = "".join(f"<th>{text(column_id)}<br><small>{text(data['version'])}</small></th>" for column_id, data in columns.items())
     rows = []
-    for row in CONVERTER_ROWS:
+    for row in section.rows:
         cells = []
-        for data in converters.values():
+        for data in columns.values():
             cell = data["cells"].get(row.id)
             if cell is None:
                 cells.append(f'<td class="not-run">{text(data["status"])}</td>')
@@ -176,11 +174,10 @@ def converters_section(converters: dict) -> str:
                 cells.append(f'<td title="{text(cell["evidence"])}">{text(cell["observed"])}</td>')
         rows.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{row.id}</small></th>{"".join(cells)}</tr>')
     return (
-        '<section class="bnparity" id="bnparity-converters"><h2>Converters</h2><p>A PyTorch source (momentum 0.2, '
-        "epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and after a Conv) through each conversion "
-        "path, read back from the artifact it wrote. Hover a cell for the evidence, a row title for what it means.</p>"
-        f'<div class="bnparity-scroll"><table id="bnparity-converters-table" class="bnparity-table"><thead><tr><th>check</th>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+        f'<section class="bnparity" id="bnparity-{section.key}"><h2>{text(section.title)}</h2><p>{text(section.intro)} '
+        "Hover a cell for the evidence, a row title for what it means.</p>"
+        f'<div class="bnparity-scroll"><table id="bnparity-{section.key}-table" class="bnparity-table"><thead><tr>'
+        f"<th>check</th>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 

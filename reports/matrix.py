@@ -7,12 +7,12 @@ an adapter's declaration or runs a framework; an implementation without observat
 
 from __future__ import annotations
 
+import importlib
 import json
 import platform
 from dataclasses import dataclass
 
 from adapters.registry import IMPLEMENTATIONS
-from converters.registry import PATHS
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,9 @@ def environment() -> dict[str, str]:
     found = {"python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}"}
     for impl in IMPLEMENTATIONS.values():
         found.update(impl.versions())
-    for path in PATHS.values():
-        found.update(path.versions())
+    for section in SECTIONS:
+        for column in section.columns().values():
+            found.update(column.versions())
     return dict(sorted(found.items()))
 
 
@@ -107,8 +108,11 @@ def execution_modes() -> str:
     return "; ".join(f"{mode}: {', '.join(ids)}" for mode, ids in modes.items())
 
 
-def build(cells: list[dict], converter_cells: list[dict] = ()) -> dict:
-    """The matrix as the JSON document: every registered implementation and conversion path, run or not."""
+def build(cells: list[dict], section_cells: dict[str, list[dict]] | None = None) -> dict:
+    """The matrix as the JSON document: every registered implementation, and every column of each
+    further section (``SECTIONS``: the conversion paths, the data-parallel runs), run or not.
+    ``section_cells`` holds each section's observations by its key."""
+    section_cells = section_cells or {}
     implementations = {}
     for impl_id, impl in IMPLEMENTATIONS.items():
         mine = {c["row"]: {k: c[k] for k in ("observed", "declared", "evidence")} for c in cells if c["impl"] == impl_id}
@@ -125,16 +129,10 @@ def build(cells: list[dict], converter_cells: list[dict] = ()) -> dict:
             "status": status,
             "cells": {row: mine[row] for row in ROW_IDS if row in mine},
         }
-    converters = {}
-    for path_id, path in PATHS.items():
-        mine = {c["row"]: {k: c[k] for k in ("observed", "declared", "evidence")} for c in converter_cells if c["path"] == path_id}
-        status = "run" if mine else f"not installed ({', '.join(path.missing())})" if path.missing() else "not run"
-        converters[path_id] = {
-            "version": ", ".join(f"{d} {v}" for d, v in path.versions().items()),
-            "status": status,
-            "cells": {row.id: mine[row.id] for row in CONVERTER_ROWS if row.id in mine},
-        }
-    return {"environment": environment(), "implementations": implementations, "converters": converters}
+    matrix = {"environment": environment(), "implementations": implementations}
+    for section in SECTIONS:
+        matrix[section.key] = section.build(section_cells.get(section.key, ()))
+    return matrix
 
 
 def shipped(matrix: dict) -> dict:
@@ -142,9 +140,9 @@ def shipped(matrix: dict) -> dict:
     committed CONVENTIONS.md holds, whatever else a run registered (``--bnparity-impl``, entry points)."""
     own = {i: d for i, d in matrix["implementations"].items() if IMPLEMENTATIONS.get(i) is None or IMPLEMENTATIONS[i].shipped}
     dists = {d for i in own if i in IMPLEMENTATIONS for d in IMPLEMENTATIONS[i].distributions} | {"python", "platform"}
-    dists |= {d for path in PATHS.values() for d in path.distributions}
+    dists |= {d for section in SECTIONS for column in section.columns().values() for d in column.distributions}
     return {"environment": {k: v for k, v in matrix["environment"].items() if k in dists}, "implementations": own,
-            "converters": matrix.get("converters", {})}
+            **{section.key: matrix.get(section.key, {}) for section in SECTIONS}}
 
 
 def to_json(matrix: dict) -> str:
@@ -171,7 +169,9 @@ def to_markdown(matrix: dict) -> str:
     lines += [f"| `{i}` | {d['framework']} | {d['version']} | {d['execution']} | {d['status']} |" for i, d in impls.items()]
     for row in ROWS:
         lines += _row_markdown(row, "implementation", impls, "When you port")
-    return "\n".join(lines + _converters_markdown(matrix.get("converters", {}))) + "\n"
+    for section in SECTIONS:
+        lines += section.markdown(matrix.get(section.key, {}))
+    return "\n".join(lines) + "\n"
 
 
 def _row_markdown(row: Row, column: str, columns: dict, advice: str) -> list[str]:
@@ -190,20 +190,56 @@ def _row_markdown(row: Row, column: str, columns: dict, advice: str) -> list[str
     return lines + ["", f"*{advice}:* {row.porting}"]
 
 
-def _converters_markdown(converters: dict) -> list[str]:
-    """The converters section: one table per row, one line per conversion path."""
-    if not converters:
-        return []
-    lines = ["", "# Converters", "",
-             "A PyTorch source (momentum 0.2, epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and",
-             "after a Conv) through each conversion path, read back from the artifact the path wrote",
-             "(`suites/test_converters.py`).", "",
-             "| path | versions | status |", "| --- | --- | --- |"]
-    lines += [f"| `{p}` | {d['version']} | {d['status']} |" for p, d in converters.items()]
-    for row in CONVERTER_ROWS:
-        lines += _row_markdown(row, "path", converters, "When you convert")
-    return lines
-
-
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the matrix beyond the implementations' conventions: its own rows and its own
+    columns (conversion paths, data-parallel runs), observed by its own suite, recorded under its
+    own name, rendered after the conventions in every output."""
+
+    key: str  #: its key in conventions.json, and the user property its cells travel as (bnparity_<key>_cell)
+    title: str
+    intro: str  #: what its columns start from, in a sentence or two
+    column: str  #: what a column is ("path", "run")
+    rows: tuple[Row, ...]
+    advice: str  #: the label of each row's last line ("When you convert")
+    registry: str  #: "module:NAME" of the dict id -> column (with versions(), missing(), distributions)
+
+    @property
+    def record(self) -> str:
+        return f"bnparity_{self.key}_cell"
+
+    def columns(self) -> dict:
+        module, _, name = self.registry.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def build(self, cells) -> dict:
+        built = {}
+        for column_id, column in self.columns().items():
+            mine = {c["row"]: {k: c[k] for k in ("observed", "declared", "evidence")} for c in cells if c["column"] == column_id}
+            status = "run" if mine else f"not installed ({', '.join(column.missing())})" if column.missing() else "not run"
+            built[column_id] = {"version": ", ".join(f"{d} {v}" for d, v in column.versions().items()), "status": status,
+                                "cells": {row.id: mine[row.id] for row in self.rows if row.id in mine}}
+        return built
+
+    def markdown(self, columns: dict) -> list[str]:
+        if not columns:
+            return []
+        lines = ["", f"# {self.title}", "", self.intro, "", f"| {self.column} | versions | status |", "| --- | --- | --- |"]
+        lines += [f"| `{c}` | {d['version']} | {d['status']} |" for c, d in columns.items()]
+        for row in self.rows:
+            lines += _row_markdown(row, self.column, columns, self.advice)
+        return lines
+
+
+CONVERTERS = Section(
+    "converters", "Converters",
+    "A PyTorch source (momentum 0.2, epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and "
+    "after a Conv) through each conversion path, read back from the artifact the path wrote (`suites/test_converters.py`).",
+    "path", CONVERTER_ROWS, "When you convert", "converters.registry:PATHS",
+)
+#: The sections after the conventions, in the order every output renders them.
+SECTIONS: tuple[Section, ...] = (CONVERTERS,)

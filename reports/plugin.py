@@ -27,8 +27,6 @@ from . import html, matrix, plots
 CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
 #: The property suite's example counts, per implementation (suites/test_properties.py).
 EXAMPLES = "bnparity_examples"
-#: One observation of a conversion path (suites/test_converters.py).
-CONVERTER_CELL = "bnparity_converter_cell"
 COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
 #: The multi-step cases drawn for every implementation, with what each shows.
 TRAJECTORY_CASES = {
@@ -110,7 +108,8 @@ class RunRecords:
         self.cells: list[dict] = []
         self.seeds: list[dict] = []
         self.examples: list[dict] = []
-        self.converter_cells: list[dict] = []
+        #: each further section's observations (matrix.SECTIONS), by its key
+        self.section_cells: dict[str, list[dict]] = defaultdict(list)
         self.steps: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)  # (test, case) -> impl -> quantity
         #: Seconds spent per implementation (setup, call and teardown of its cases), as the run measured them.
         self.seconds: dict[str, float] = defaultdict(float)
@@ -123,7 +122,8 @@ class RunRecords:
         self.cells += properties(report, CELL)
         self.seeds += properties(report, SEED)
         self.examples += properties(report, EXAMPLES)
-        self.converter_cells += properties(report, CONVERTER_CELL)
+        for section in matrix.SECTIONS:
+            self.section_cells[section.key] += properties(report, section.record)
         name, _, case = report.nodeid.split("::")[-1].partition("[")
         case = case.rstrip("]")
         if impl and case.startswith(impl + "-"):
@@ -133,7 +133,7 @@ class RunRecords:
                 self.steps[(name, case)].setdefault(impl or case, {})[comparison["quantity"]] = comparison["steps"]
 
     def matrix(self) -> dict:
-        return matrix.build(self.cells, self.converter_cells)
+        return matrix.build(self.cells, self.section_cells)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
@@ -144,7 +144,7 @@ class RunRecords:
             out.mkdir(parents=True, exist_ok=True)
             seconds = dict(sorted(self.seconds.items(), key=lambda kv: -kv[1]))
             (out / "durations.json").write_text(json.dumps({k: round(v, 3) for k, v in seconds.items()}, indent=2) + "\n")
-        if not self.cells and not self.converter_cells:
+        if not self.cells and not any(self.section_cells.values()):
             return  # a run that probed no convention and no converter: leave the last matrix as it is
         result = self.matrix()
         out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +153,8 @@ class RunRecords:
         (out / "CONVENTIONS.md").write_text(markdown)
         if self.config.getoption("--update-conventions"):
             own = matrix.shipped(result)
-            incomplete = [i for i, d in [*own["implementations"].items(), *own["converters"].items()] if d["status"] != "run"]
+            columns = [*own["implementations"].items(), *(c for section in matrix.SECTIONS for c in own[section.key].items())]
+            incomplete = [i for i, d in columns if d["status"] != "run"]
             if incomplete:
                 raise pytest.UsageError(f"--update-conventions needs every implementation and conversion path; not run: {', '.join(incomplete)}")
             COMMITTED.write_text(matrix.to_markdown(own))
@@ -176,8 +177,9 @@ class HtmlReport:
     def pytest_html_results_summary(self, prefix, summary, postfix, session):
         result = self.records.matrix()
         prefix.append(html.matrix_section(result))
-        if self.records.converter_cells:
-            prefix.append(html.converters_section(result["converters"]))
+        for section in matrix.SECTIONS:
+            if self.records.section_cells.get(section.key):
+                prefix.append(html.section_table(section, result[section.key]))
         if self.records.seeds:
             printed = self.records.seeds[0]["printed"]
             prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))

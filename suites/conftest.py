@@ -51,13 +51,13 @@ def record_cell(request):
 
 
 @pytest.fixture
-def record_converter_cell(request):
-    """``record_converter_cell(path_id, row, observed, declared, evidence)``: one observation for the
-    matrix's converters section, recorded before the test asserts."""
+def record_section_cell(request):
+    """``record_section_cell(section, column_id, row, observed, declared, evidence)``: one observation
+    for a further section of the matrix (``reports.matrix.SECTIONS``), recorded before the test asserts."""
 
-    def record(path_id: str, row: str, observed: str, declared: str, evidence: str) -> None:
-        cell = {"path": path_id, "row": row, "observed": observed, "declared": declared, "evidence": evidence}
-        request.node.user_properties.append(("bnparity_converter_cell", cell))
+    def record(section, column_id: str, row: str, observed: str, declared: str, evidence: str) -> None:
+        cell = {"column": column_id, "row": row, "observed": observed, "declared": declared, "evidence": evidence}
+        request.node.user_properties.append((section.record, cell))
 
     return record
 

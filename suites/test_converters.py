@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from converters.registry import PATHS
+from reports.matrix import CONVERTERS
 
 from .converter_checks import ROW_IDS, observed
 
@@ -19,12 +20,12 @@ def path_params() -> list:
 
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("path_id", path_params())
-def test_conversion_does_what_the_path_declares(path_id, row, record_converter_cell):
+def test_conversion_does_what_the_path_declares(path_id, row, record_section_cell):
     path = PATHS[path_id]
     missing = path.missing()
     if missing:
         pytest.skip(f"{path_id} needs {', '.join(missing)}, not installed (pip install -e '.[converters]')")
     value, evidence = observed(path_id)[row]
     declared = path.load().declared.get(row, "undeclared")
-    record_converter_cell(path_id, row, value, declared, evidence)
+    record_section_cell(CONVERTERS, path_id, row, value, declared, evidence)
     assert value == declared, f"{path_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
