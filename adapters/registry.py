@@ -60,6 +60,8 @@ WORKERS = {
     # conversion paths import their source and target together (converters/), which a family's
     # selection must not bring into the test process
     "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx")),
+    # data-parallel JAX: two CPU devices, which XLA reads once, when JAX starts
+    "jax-replicas": WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, ("jax",)),
 }
 
 
@@ -267,3 +269,36 @@ def implementation_in(nodeid: str) -> str | None:
         name = str
     return next((i for i in sorted(IMPLEMENTATIONS, key=lambda i: -len(name(i)))
                  if params == name(i) + "]" or params.startswith(name(i) + "-")), None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a further section of the matrix (``reports.matrix.SECTIONS``: a conversion path, a
+    data-parallel run): what it loads, only when a case that needs it runs, and the packages whose
+    versions it states."""
+
+    id: str
+    target: str  #: "module:Class" of what runs it
+    distributions: tuple[str, ...]  #: the packages it runs, whose versions the matrix states
+    frameworks: tuple[str, ...]  #: the framework families it needs (their markers select it)
+
+    def __post_init__(self):
+        unknown = [f for f in self.frameworks if f not in FRAMEWORKS]
+        if unknown:
+            raise ValueError(f"{self.id}: unknown frameworks {unknown}")
+
+    def load(self):
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def versions(self) -> dict[str, str]:
+        found = {}
+        for dist in self.distributions:
+            try:
+                found[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                found[dist] = "not installed"
+        return found
+
+    def missing(self) -> list[str]:
+        return [d for d, v in self.versions().items() if v == "not installed"]

@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-
-from adapters.registry import FRAMEWORKS
+from adapters.registry import Column
 
 
-@dataclass(frozen=True)
-class ConversionPath:
-    id: str
-    target: str  #: "module:Class" of the Converter
-    distributions: tuple[str, ...]  #: the packages the path runs, whose versions the matrix states
-    frameworks: tuple[str, ...]  #: the framework families it needs (their markers select it)
-
-    def __post_init__(self):
-        unknown = [f for f in self.frameworks if f not in FRAMEWORKS]
-        if unknown:
-            raise ValueError(f"{self.id}: unknown frameworks {unknown}")
-
-    def load(self):
-        module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import PackageNotFoundError, version
-
-        found = {}
-        for dist in self.distributions:
-            try:
-                found[dist] = version(dist)
-            except PackageNotFoundError:
-                found[dist] = "not installed"
-        return found
-
-    def missing(self) -> list[str]:
-        return [d for d, v in self.versions().items() if v == "not installed"]
+class ConversionPath(Column):
+    """A conversion path: ``target`` is its Converter class."""
 
 
 _TORCH_ONNX = ("torch", "onnx", "onnxruntime")

@@ -54,7 +54,7 @@ def pytest_addoption(parser):
         "--update-conventions",
         action="store_true",
         help="also write the committed reports/CONVENTIONS.md (needs every implementation and conversion path observed: "
-             "pytest suites/test_conventions.py suites/test_converters.py --update-conventions)",
+             "pytest suites/test_conventions.py suites/test_converters.py suites/test_data_parallel.py --update-conventions)",
     )
 
 
@@ -156,7 +156,8 @@ class RunRecords:
             columns = [*own["implementations"].items(), *(c for section in matrix.SECTIONS for c in own[section.key].items())]
             incomplete = [i for i, d in columns if d["status"] != "run"]
             if incomplete:
-                raise pytest.UsageError(f"--update-conventions needs every implementation and conversion path; not run: {', '.join(incomplete)}")
+                raise pytest.UsageError(f"--update-conventions needs every implementation, conversion path and "
+                                        f"data-parallel run; not run: {', '.join(incomplete)}")
             COMMITTED.write_text(matrix.to_markdown(own))
 
 

@@ -135,23 +135,25 @@ def pin_threads() -> None:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
 
 
-#: The test of the conversion paths (suites/test_converters.py), whose ids name two frameworks.
-CONVERSION_TEST = "test_conversion_does_what_the_path_declares"
+#: The tests of the matrix's further sections, whose ids name frameworks but are not implementations,
+#: and the word that selects them: the conversion paths (suites/test_converters.py, ids naming source
+#: and target) and the data-parallel runs (suites/test_data_parallel.py).
+SECTION_TESTS = {"test_conversion_does_what_the_path_declares": "convert", "test_data_parallel_run_does_what_it_declares": "parallel"}
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """A family's selection (``-k torch``) keeps its promise, exactly that family's implementations:
-    the conversion paths' cases, whose ids name their source and target (``torch-to-onnx-...``), are
-    selected by ``-k convert`` (alone, or with a family: ``-k "convert and torch"``) or by a run
-    without a family in its ``-k``. Runs after ``-k`` has deselected."""
+    a section's cases (``torch-to-onnx-...``, ``jax-flax_linen-pmap...``) are selected by their word
+    (``-k convert``, ``-k parallel``; with a family: ``-k "parallel and jax"``) or by a run without a
+    family in its ``-k``. Runs after ``-k`` has deselected."""
     keyword = (config.getoption("keyword") or "").lower()
-    if "convert" in keyword or not any(family in keyword for family in FRAMEWORKS):
+    if not any(family in keyword for family in FRAMEWORKS):
         return
-    dropped = [item for item in items if item.originalname == CONVERSION_TEST]
+    dropped = [item for item in items if item.originalname in SECTION_TESTS and SECTION_TESTS[item.originalname] not in keyword]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item.originalname != CONVERSION_TEST]
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -13,12 +13,12 @@ from reports.plugin import COMMITTED
 
 from .report_run import run_pytest
 
-REGENERATE = "pytest suites/test_conventions.py suites/test_converters.py --update-conventions"
+REGENERATE = "pytest suites/test_conventions.py suites/test_converters.py suites/test_data_parallel.py --update-conventions"
 
 
 def probe_run(out: Path, *extra: str) -> dict:
     """Run the convention probes and the conversion paths in a fresh interpreter, writing the matrix into ``out``."""
-    done = run_pytest(out, "suites/test_conventions.py", "suites/test_converters.py", *extra)
+    done = run_pytest(out, "suites/test_conventions.py", "suites/test_converters.py", "suites/test_data_parallel.py", *extra)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return json.loads((out / "conventions.json").read_text())
 
