@@ -121,9 +121,10 @@ class Worker:
         self.stderr = tempfile.TemporaryFile()
         env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
+        # A session of its own: killing it kills what it started too (the ranks of a data-parallel run).
         self.process = subprocess.Popen(
             [sys.executable, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.stderr, env=env, cwd=ROOT,
+            stderr=self.stderr, env=env, cwd=ROOT, start_new_session=True,
         )
         #: Handles of layers whose adapters are gone, sent with the next request so the worker drops
         #: them. A finalizer may run in the middle of a request, so it only appends here.
@@ -176,7 +177,9 @@ class Worker:
                 pending.error = self.fault(pending.verb, f"did not answer within {pending.timeout:g} s "
                                                          "(BNPARITY_WORKER_TIMEOUT) and was killed")
             except (EOFError, BrokenPipeError, OSError):
-                pending.error = self.fault(pending.verb, f"exited with code {self.wait()}")
+                code = self.wait()
+                self.kill()  # what it started (a data-parallel run's ranks) must not outlive it
+                pending.error = self.fault(pending.verb, f"exited with code {code}")
             else:
                 if answer[0] == "error":
                     pending.error = FrameworkError(f"{answer[1]}: {answer[2]}")
@@ -204,9 +207,12 @@ class Worker:
             return self.process.returncode
 
     def kill(self) -> None:
+        """Kill the worker and every process it started (its session's process group)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -13,12 +13,22 @@ class DataParallelRun(Column):
     set-up (two CPU devices for JAX) it needs."""
 
     worker: str = "jax-replicas"
+    #: The implementation whose declared conventions a replica follows on its own (the prediction of each reading).
+    conventions: str = ""
 
 
 _JAX = ("jax", "jaxlib")
 RUNS: dict[str, DataParallelRun] = {r.id: r for r in (
-    DataParallelRun("jax-flax_linen-pmap-axis_name", "parallel.jax_pmap:FlaxLinenAxisName", (*_JAX, "flax"), ("jax",)),
-    DataParallelRun("jax-flax_linen-pmap", "parallel.jax_pmap:FlaxLinen", (*_JAX, "flax"), ("jax",)),
-    DataParallelRun("jax-haiku-pmap-cross_replica_axis", "parallel.jax_pmap:HaikuCrossReplicaAxis", (*_JAX, "dm-haiku"), ("jax",)),
-    DataParallelRun("jax-haiku-pmap", "parallel.jax_pmap:Haiku", (*_JAX, "dm-haiku"), ("jax",)),
+    DataParallelRun("jax-flax_linen-pmap-axis_name", "parallel.jax_pmap:FlaxLinenAxisName", (*_JAX, "flax"), ("jax",),
+                    conventions="jax-flax_linen"),
+    DataParallelRun("jax-flax_linen-pmap", "parallel.jax_pmap:FlaxLinen", (*_JAX, "flax"), ("jax",), conventions="jax-flax_linen"),
+    DataParallelRun("jax-haiku-pmap-cross_replica_axis", "parallel.jax_pmap:HaikuCrossReplicaAxis", (*_JAX, "dm-haiku"), ("jax",),
+                    conventions="jax-haiku"),
+    DataParallelRun("jax-haiku-pmap", "parallel.jax_pmap:Haiku", (*_JAX, "dm-haiku"), ("jax",), conventions="jax-haiku"),
+    DataParallelRun("torch-ddp", "parallel.torch_ddp:TorchDdpBroadcast", ("torch",), ("torch",), worker="torch-ddp",
+                    conventions="torch-batchnorm1d"),
+    DataParallelRun("torch-ddp-no_broadcast", "parallel.torch_ddp:TorchDdp", ("torch",), ("torch",), worker="torch-ddp",
+                    conventions="torch-batchnorm1d"),
+    DataParallelRun("torch-ddp-syncbatchnorm", "parallel.torch_ddp:TorchSyncBatchNorm", ("torch",), ("torch",), worker="torch-ddp",
+                    conventions="torch-batchnorm1d"),
 )}

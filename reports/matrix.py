@@ -255,6 +255,9 @@ DATA_PARALLEL = Section(
             "between their means."),
         Row("replicas_agree", "Moving statistics on each replica after the step",
             "Unsynchronized replicas hold different moving statistics: which one a checkpoint keeps decides inference."),
+        Row("next_step", "What each replica's moving statistics are updated from at the next step",
+            "PyTorch DDP's default broadcast_buffers=True makes every rank start each step from rank 0's: a rank's own "
+            "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),
     ), "When you port a data-parallel model", "parallel.registry:RUNS",
 )
 #: The sections after the conventions, in the order every output renders them.

@@ -107,3 +107,38 @@ def test_a_submitted_request_that_hangs_fails_with_the_timeout_and_so_does_the_o
     with pytest.raises(WorkerError, match="did not answer within 1 s"):
         hung.result()
     assert Worker.get(KIND).call("sleep", 0) is None
+
+
+def test_a_data_parallel_worker_killed_mid_run_fails_the_run_and_leaves_no_rank_behind():
+    """The torch-ddp worker spawns two ranks (parallel/torch_ddp.py); killed in the middle, its run
+    fails with the worker's error, its ranks die with it, and the next request gets a fresh worker."""
+    pytest.importorskip("torch")
+    worker = Worker.get("torch-ddp")
+    group = worker.process.pid
+    pending = worker.submit("call", "suites.parallel_checks:observe", "torch-ddp-no_broadcast")
+    deadline = time.monotonic() + 60
+    while len(children_of(group)) < 2 and time.monotonic() < deadline:  # the ranks are up
+        time.sleep(0.2)
+    assert len(children_of(group)) >= 2, "the ranks never started"
+    os.kill(worker.process.pid, signal.SIGKILL)
+    with pytest.raises(WorkerError, match=rf"the torch-ddp worker \(pid {group}\) exited with code -9"):
+        pending.result()
+    deadline = time.monotonic() + 10
+    while children_of(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert children_of(group) == [], "a rank outlived its worker"
+    assert Worker.get("torch-ddp").call("sleep", 0) is None
+
+
+def children_of(group: int) -> list[int]:
+    """The live processes of a process group, read from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z" and int(entry) != group:
+                found.append(int(entry))
+    return found

@@ -1,0 +1,88 @@
+"""PyTorch ``BatchNorm1d`` under ``DistributedDataParallel`` (gloo, two processes on this machine),
+with DDP's buffer broadcasting on (its default) and off, and ``torch.nn.SyncBatchNorm``.
+
+Each run spawns its two ranks from the ``torch-ddp`` worker (``torch.multiprocessing.spawn``,
+rendezvous in a temporary file, every collective bounded by a 60 s timeout); each rank writes what it
+saw to a JSON file, read back here. What a rank raised (SyncBatchNorm on CPU) is its observation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .jax_pmap import LOCAL
+
+#: How long a rank waits for the other at any collective before it fails (gloo's own timeout).
+COLLECTIVE_TIMEOUT_S = 60
+
+
+def _rank(rank: int, world: int, init: str, out: str, options: dict, steps: list, decay: float, epsilon: float) -> None:
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
+    seen = []
+    try:
+        layer = torch.nn.BatchNorm1d(len(steps[0][rank][0]), momentum=1.0 - decay, eps=epsilon)
+        if options.get("sync"):
+            layer = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(layer))[0]
+        model = torch.nn.parallel.DistributedDataParallel(layer, broadcast_buffers=options.get("broadcast_buffers", True))
+        model.train()
+        for batches in steps:
+            output = model(torch.tensor(batches[rank], dtype=torch.float32))
+            seen.append({"output": output.detach().double().numpy().tolist(),
+                         "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()})
+        result = {"steps": seen}
+    except Exception as error:  # the framework's refusal is the run's observation
+        result = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
+    Path(out, f"{rank}.json").write_text(json.dumps(result))
+    dist.destroy_process_group()
+
+
+class RankError(RuntimeError):
+    """What a rank raised, as it said it: "<ExceptionType>: <first line>"."""
+
+
+class TorchDdp:
+    """``DistributedDataParallel(BatchNorm1d, broadcast_buffers=False)``: each rank its own statistics."""
+
+    options: dict = {"broadcast_buffers": False}
+    declared = {**LOCAL, "next_step": "each replica continues its own"}
+
+    def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
+        """Training steps on ``steps`` (steps, replicas, N, C): per step, outputs and moving statistics per replica."""
+        import torch.multiprocessing as mp
+
+        with tempfile.TemporaryDirectory() as folder:
+            mp.spawn(_rank, nprocs=steps.shape[1], join=True,
+                     args=(steps.shape[1], f"file://{folder}/rendezvous", folder, self.options, steps.tolist(), decay, epsilon))
+            ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(steps.shape[1])]
+        errors = [r["error"] for r in ranks if "error" in r]
+        if errors:
+            raise RankError(errors[0])
+        return [{key: np.array([r["steps"][s][key] for r in ranks]) for key in ("output", "mean", "variance")}
+                for s in range(len(steps))]
+
+
+class TorchDdpBroadcast(TorchDdp):
+    """``DistributedDataParallel(BatchNorm1d)``, whose default ``broadcast_buffers=True`` copies rank 0's
+    buffers to every rank at the start of each forward pass: the moving statistics each rank updates
+    from are rank 0's (torch/nn/parallel/distributed.py, _sync_buffers)."""
+
+    options = {"broadcast_buffers": True}
+    declared = {**LOCAL, "next_step": "replica 0's, broadcast before each step"}
+
+
+class TorchSyncBatchNorm(TorchDdp):
+    """``torch.nn.SyncBatchNorm`` under DDP on CPU tensors."""
+
+    options = {"sync": True}
+    # torch 2.13.0: DistributedDataParallel refuses it at construction on CPU (measured)
+    declared = {row: "cannot run (RankError: ValueError: SyncBatchNorm layers only work with GPU modules)"
+                for row in ("normalizes_with", "combined_variance", "replicas_agree", "next_step")}
