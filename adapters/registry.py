@@ -62,6 +62,8 @@ WORKERS = {
     "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx")),
     # data-parallel JAX: two CPU devices, which XLA reads once, when JAX starts
     "jax-replicas": WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, ("jax",)),
+    # tf.distribute over two logical CPU devices, configured before TensorFlow initializes its devices
+    "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",)),
     # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
     "torch-ddp": WorkerKind({}, ("torch",)),
 }
