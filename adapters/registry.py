@@ -115,13 +115,7 @@ class Implementation:
 
     def versions(self) -> dict[str, str]:
         """The installed version of each distribution, read from package metadata."""
-        found = {}
-        for dist in self.distributions:
-            try:
-                found[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                found[dist] = "not installed"
-        return found
+        return installed_versions(self.distributions)
 
     def load(self, here: bool = False) -> type[Adapter]:
         """The adapter class: its module imported (and with it the framework, unless the
@@ -296,13 +290,18 @@ class Column:
         return getattr(importlib.import_module(module), name)
 
     def versions(self) -> dict[str, str]:
-        found = {}
-        for dist in self.distributions:
-            try:
-                found[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                found[dist] = "not installed"
-        return found
+        return installed_versions(self.distributions)
 
     def missing(self) -> list[str]:
         return [d for d, v in self.versions().items() if v == "not installed"]
+
+
+def installed_versions(distributions) -> dict[str, str]:
+    """distribution -> its installed version, read from package metadata, or "not installed"."""
+    found = {}
+    for dist in distributions:
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
