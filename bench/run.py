@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.registry import IMPLEMENTATIONS  # noqa: E402  (imports no framework)
 from converters.registry import PATHS  # noqa: E402  (imports no framework)
+from parallel.registry import RUNS  # noqa: E402  (imports no framework)
 from reports.matrix import environment  # noqa: E402
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
@@ -114,7 +115,8 @@ def main() -> int:
     print("\nseconds per implementation and conversion path in the full suite (its cases' setup + call + teardown, last run):")
     print(f"{'implementation or conversion path':<36}{'runs as':<26}{'seconds':>8}")
     for impl_id, value in seconds.items():
-        execution = IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else "conversion path" if impl_id in PATHS else ""
+        execution = (IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else "conversion path" if impl_id in PATHS
+                     else "data-parallel run" if impl_id in RUNS else "")
         print(f"{impl_id:<36}{execution:<26}{value:>8.2f}")
     (ROOT / "reports" / "out").mkdir(parents=True, exist_ok=True)
     result = {"versions": versions, "runs": runs, "ratios": {n: {"ratio": r, "target": t} for n, r, t in ratios},

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from adapters.registry import IMPLEMENTATIONS
-from converters.registry import PATHS
 
 from . import html, matrix, plots
 
@@ -91,7 +90,8 @@ def pytest_runtest_setup(item):
     """Name the implementation (or conversion path) a test runs on, for the report's framework and
     implementation columns and the seconds each costs (durations.json, the benchmark's table)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
-    impls = [value for value in params.values() if isinstance(value, str) and (value in IMPLEMENTATIONS or value in PATHS)]
+    columns = {column for section in matrix.SECTIONS for column in section.columns()}
+    impls = [value for value in params.values() if isinstance(value, str) and (value in IMPLEMENTATIONS or value in columns)]
     if impls:
         item.user_properties.append((IMPL, impls[0]))
 
@@ -217,7 +217,8 @@ class HtmlReport:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report, cells):
         impl = next(iter(properties(report, IMPL)), "")
-        framework = IMPLEMENTATIONS[impl].framework if impl in IMPLEMENTATIONS else " to ".join(PATHS[impl].frameworks) if impl else ""
+        framework = (IMPLEMENTATIONS[impl].framework if impl in IMPLEMENTATIONS
+                     else next((", ".join(s.columns()[impl].frameworks) for s in matrix.SECTIONS if impl in s.columns()), "") if impl else "")
         values = {"framework": framework, "impl": html.text(impl), **html.comparison_cells(properties(report, COMPARISON), properties(report, CELL))}
         cells[1] = f'<td class="col-testId">{html.text(report.nodeid + ("" if report.when == "call" else "::" + report.when))}</td>'
         cells[2:2] = [f'<td class="col-{key}">{values[key]}</td>' for key, _ in self.COLUMNS]
