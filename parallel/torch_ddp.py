@@ -21,24 +21,27 @@ from .jax_pmap import LOCAL
 COLLECTIVE_TIMEOUT_S = 60
 
 
-def _rank(rank: int, world: int, init: str, out: str, options: dict, steps: list, decay: float, epsilon: float) -> None:
+def _rank(rank: int, world: int, init: str, out: str, options: dict, scenarios: list, epsilon: float) -> None:
+    """One rank: for each scenario (steps, decay), a fresh layer under DDP trained on this rank's slices."""
     import torch
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
-    seen = []
     try:
-        layer = torch.nn.BatchNorm1d(len(steps[0][rank][0]), momentum=1.0 - decay, eps=epsilon)
-        if options.get("sync"):
-            layer = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(layer))[0]
-        model = torch.nn.parallel.DistributedDataParallel(layer, broadcast_buffers=options.get("broadcast_buffers", True))
-        model.train()
-        for batches in steps:
-            output = model(torch.tensor(batches[rank], dtype=torch.float32))
-            seen.append({"output": output.detach().double().numpy().tolist(),
-                         "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()})
-        result = {"steps": seen}
+        result = {"scenarios": []}
+        for steps, decay in scenarios:
+            layer = torch.nn.BatchNorm1d(len(steps[0][rank][0]), momentum=1.0 - decay, eps=epsilon)
+            if options.get("sync"):
+                layer = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(layer))[0]
+            model = torch.nn.parallel.DistributedDataParallel(layer, broadcast_buffers=options.get("broadcast_buffers", True))
+            model.train()
+            seen = []
+            for batches in steps:
+                output = model(torch.tensor(batches[rank], dtype=torch.float32))
+                seen.append({"output": output.detach().double().numpy().tolist(),
+                             "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()})
+            result["scenarios"].append(seen)
     except Exception as error:  # the framework's refusal is the run's observation
         result = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
     Path(out, f"{rank}.json").write_text(json.dumps(result))
@@ -57,17 +60,24 @@ class TorchDdp:
 
     def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
         """Training steps on ``steps`` (steps, replicas, N, C): per step, outputs and moving statistics per replica."""
+        return self.scenarios([(steps, decay)], epsilon)[0]
+
+    def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict[str, np.ndarray]]]:
+        """``steps`` for each (steps, decay) of ``scenarios``, all in one pair of spawned ranks: a spawn
+        costs both ranks a PyTorch import (~3 s)."""
         import torch.multiprocessing as mp
 
+        replicas = scenarios[0][0].shape[1]
         with tempfile.TemporaryDirectory() as folder:
-            mp.spawn(_rank, nprocs=steps.shape[1], join=True,
-                     args=(steps.shape[1], f"file://{folder}/rendezvous", folder, self.options, steps.tolist(), decay, epsilon))
-            ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(steps.shape[1])]
+            mp.spawn(_rank, nprocs=replicas, join=True,
+                     args=(replicas, f"file://{folder}/rendezvous", folder, self.options,
+                           [(steps.tolist(), decay) for steps, decay in scenarios], epsilon))
+            ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(replicas)]
         errors = [r["error"] for r in ranks if "error" in r]
         if errors:
             raise RankError(errors[0])
-        return [{key: np.array([r["steps"][s][key] for r in ranks]) for key in ("output", "mean", "variance")}
-                for s in range(len(steps))]
+        return [[{key: np.array([r["scenarios"][c][s][key] for r in ranks]) for key in ("output", "mean", "variance")}
+                 for s in range(len(steps))] for c, (steps, _) in enumerate(scenarios)]
 
 
 class TorchDdpBroadcast(TorchDdp):
