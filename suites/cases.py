@@ -22,6 +22,27 @@ def implementation_params(ids: tuple[str, ...] | None = None) -> list:
     return [pytest.param(impl.id, id=impl.id, marks=getattr(pytest.mark, impl.framework)) for impl in chosen]
 
 
+def section_params(section) -> list:
+    """One pytest param per column of a matrix section (a conversion path, a data-parallel run), with
+    the markers of every framework it runs."""
+    return [pytest.param(column_id, id=column_id, marks=[getattr(pytest.mark, f) for f in column.frameworks])
+            for column_id, column in section.columns().items()]
+
+
+def check_section_cell(section, column_id: str, row: str, observations, record_section_cell, extra: str) -> None:
+    """One cell of a matrix section: skip, naming the extra, where the column's packages are missing;
+    else record what ``observations()`` (row -> (observed, evidence)) says for ``row`` and require the
+    column's declaration of it."""
+    column = section.columns()[column_id]
+    missing = column.missing()
+    if missing:
+        pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed (pip install -e '.[{extra}]')")
+    value, evidence = observations()[row]
+    declared = column.load().declared.get(row, "undeclared")
+    record_section_cell(section, column_id, row, value, declared, evidence)
+    assert value == declared, f"{column_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
+
+
 def adapter_class(impl_id: str) -> type[Adapter]:
     """The adapter class of ``impl_id`` (its ``declared`` conventions without building a layer);
     skips, naming the package, where the framework is not installed."""

@@ -7,25 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from converters.registry import PATHS
 from reports.matrix import CONVERTERS
 
+from .cases import check_section_cell, section_params
 from .converter_checks import ROW_IDS, observed
 
 
-def path_params() -> list:
-    return [pytest.param(path_id, id=path_id, marks=[getattr(pytest.mark, f) for f in path.frameworks])
-            for path_id, path in PATHS.items()]
-
-
 @pytest.mark.parametrize("row", ROW_IDS)
-@pytest.mark.parametrize("path_id", path_params())
+@pytest.mark.parametrize("path_id", section_params(CONVERTERS))
 def test_conversion_does_what_the_path_declares(path_id, row, record_section_cell):
-    path = PATHS[path_id]
-    missing = path.missing()
-    if missing:
-        pytest.skip(f"{path_id} needs {', '.join(missing)}, not installed (pip install -e '.[converters]')")
-    value, evidence = observed(path_id)[row]
-    declared = path.load().declared.get(row, "undeclared")
-    record_section_cell(CONVERTERS, path_id, row, value, declared, evidence)
-    assert value == declared, f"{path_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
+    check_section_cell(CONVERTERS, path_id, row, lambda: observed(path_id), record_section_cell, "converters")

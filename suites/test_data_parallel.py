@@ -12,13 +12,8 @@ import pytest
 from parallel.registry import RUNS
 from reports.matrix import DATA_PARALLEL
 
-from .parallel_checks import observe  # noqa: F401  (what the worker runs: suites.parallel_checks:observe)
-
-ROW_IDS = tuple(row.id for row in DATA_PARALLEL.rows)
-
-
-def run_params() -> list:
-    return [pytest.param(run_id, id=run_id, marks=[getattr(pytest.mark, f) for f in run.frameworks]) for run_id, run in RUNS.items()]
+from .cases import check_section_cell, section_params
+from .parallel_checks import ROW_IDS
 
 
 @functools.lru_cache(maxsize=None)
@@ -29,13 +24,6 @@ def observed(run_id: str) -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.parametrize("row", ROW_IDS)
-@pytest.mark.parametrize("run_id", run_params())
+@pytest.mark.parametrize("run_id", section_params(DATA_PARALLEL))
 def test_data_parallel_run_does_what_it_declares(run_id, row, record_section_cell):
-    run = RUNS[run_id]
-    missing = run.missing()
-    if missing:
-        pytest.skip(f"{run_id} needs {', '.join(missing)}, not installed (pip install -e '.[jax]')")
-    value, evidence = observed(run_id)[row]
-    declared = run.load().declared.get(row, "undeclared")
-    record_section_cell(DATA_PARALLEL, run_id, row, value, declared, evidence)
-    assert value == declared, f"{run_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
+    check_section_cell(DATA_PARALLEL, run_id, row, lambda: observed(run_id), record_section_cell, "jax,tensorflow,torch")
