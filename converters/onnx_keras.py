@@ -13,6 +13,8 @@ import logging
 
 import numpy as np
 
+from reports.matrix import CONVERTERS
+
 from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
 
@@ -63,8 +65,7 @@ class TorchToKerasNobuco(Converter):
     frameworks = ("torch", "tensorflow")
     target = "keras"
     # nobuco 0.17.0 imports keras.src.engine.keras_tensor, which Keras 3 does not have (measured)
-    declared = {row: "cannot run (ModuleNotFoundError)" for row in
-                ("batchnorm_kept", "epsilon", "momentum", "statistics", "inference", "training_export", "continued_training")}
+    declared = CONVERTERS.every_row("cannot run (ModuleNotFoundError)")
 
     def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
         import nobuco

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reports.matrix import CONVERTERS
+
 from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
 
@@ -18,8 +20,7 @@ class TorchToOnnxToTorch(Converter):
     # onnx2torch 1.5.15 imports torchvision; the torchvision for torch 2.13.0 (0.28.0, the only one
     # on PyPI) is built against CUDA torch and does not load against the CPU build:
     # "RuntimeError: operator torchvision::nms does not exist" (measured, at import)
-    declared = {row: "cannot run (RuntimeError)" for row in
-                ("batchnorm_kept", "epsilon", "momentum", "statistics", "inference", "training_export", "continued_training")}
+    declared = CONVERTERS.every_row("cannot run (RuntimeError)")
 
     def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
         import torch

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import DataParallel
+
 AXIS = "replicas"
 #: The declarations of a layer that synchronizes its batch statistics across replicas, and of one that does not.
 SYNCHRONIZED = {
@@ -32,15 +34,13 @@ def _replicated(tree, replicas: int):
     return jax.tree_util.tree_map(lambda leaf: np.stack([np.asarray(leaf)] * replicas), tree)
 
 
-class FlaxLinen:
+class FlaxLinen(DataParallel):
     """``flax.linen.BatchNorm(axis_name=None)`` under ``pmap``: nothing tells it of the other replica."""
 
     axis_name: str | None = None
     declared = {**LOCAL, "next_step": "each replica continues its own"}
 
     def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
-        """Training steps on ``steps`` (steps, replicas, N, C), each replica's moving statistics carried
-        to its next step: per step, outputs and moving statistics per replica."""
         import flax.linen as nn
         import jax
 
@@ -70,7 +70,7 @@ class FlaxLinenAxisName(FlaxLinen):
     declared = {**SYNCHRONIZED, "next_step": "the same on every replica"}
 
 
-class Haiku:
+class Haiku(DataParallel):
     """``hk.BatchNorm(cross_replica_axis=None)`` under ``pmap``."""
 
     axis_name: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import DataParallel
 from .jax_pmap import LOCAL, SYNCHRONIZED
 
 DEVICES = 2
@@ -27,7 +28,7 @@ def strategy():
     return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(DEVICES)])
 
 
-class KerasMirrored:
+class KerasMirrored(DataParallel):
     """``keras.layers.BatchNormalization()`` (``synchronized=False``, the default)."""
 
     synchronized = False

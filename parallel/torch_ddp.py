@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from reports.matrix import DATA_PARALLEL
+
+from .base import DataParallel
 from .jax_pmap import LOCAL
 
 #: How long a rank waits for the other at any collective before it fails (gloo's own timeout).
@@ -52,14 +55,13 @@ class RankError(RuntimeError):
     """What a rank raised, as it said it: "<ExceptionType>: <first line>"."""
 
 
-class TorchDdp:
+class TorchDdp(DataParallel):
     """``DistributedDataParallel(BatchNorm1d, broadcast_buffers=False)``: each rank its own statistics."""
 
     options: dict = {"broadcast_buffers": False}
     declared = {**LOCAL, "next_step": "each replica continues its own"}
 
     def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
-        """Training steps on ``steps`` (steps, replicas, N, C): per step, outputs and moving statistics per replica."""
         return self.scenarios([(steps, decay)], epsilon)[0]
 
     def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict[str, np.ndarray]]]:
@@ -94,5 +96,4 @@ class TorchSyncBatchNorm(TorchDdp):
 
     options = {"sync": True}
     # torch 2.13.0: DistributedDataParallel refuses it at construction on CPU (measured)
-    declared = {row: "cannot run (RankError: ValueError: SyncBatchNorm layers only work with GPU modules)"
-                for row in ("normalizes_with", "combined_variance", "replicas_agree", "next_step")}
+    declared = DATA_PARALLEL.every_row("cannot run (RankError: ValueError: SyncBatchNorm layers only work with GPU modules)")

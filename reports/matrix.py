@@ -212,6 +212,10 @@ class Section:
     def record(self) -> str:
         return f"bnparity_{self.key}_cell"
 
+    def every_row(self, value: str) -> dict[str, str]:
+        """A declaration of ``value`` in every row: a column the pinned versions cannot run at all."""
+        return {row.id: value for row in self.rows}
+
     def columns(self) -> dict:
         module, _, name = self.registry.partition(":")
         return getattr(importlib.import_module(module), name)

@@ -30,10 +30,7 @@ def observe(run_id: str) -> dict[str, tuple[str, str]]:
     run = RUNS[run_id].load()()
     scenarios = [(REPLICAS[None], 0.0), (np.stack([REPLICAS, REPLICAS + 100.0]), 0.5)]
     try:
-        if hasattr(run, "scenarios"):  # a run whose set-up is costly does both in one (PyTorch's spawned ranks)
-            (first,), two = run.scenarios(scenarios, EPSILON)
-        else:
-            (first,), two = (run.steps(steps, decay, EPSILON) for steps, decay in scenarios)
+        (first,), two = run.scenarios(scenarios, EPSILON)
     except Exception as error:  # a run the pinned versions refuse: its error is the fact
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return {row: (f"cannot run ({type(error).__name__}: {message})", f"{type(error).__name__}: {message}") for row in ROW_IDS}
