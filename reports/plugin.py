@@ -13,6 +13,7 @@ worker to the controller; the controller alone writes, at the end of the session
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -90,10 +91,15 @@ def pytest_runtest_setup(item):
     """Name the implementation (or conversion path) a test runs on, for the report's framework and
     implementation columns and the seconds each costs (durations.json, the benchmark's table)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
-    columns = {column for section in matrix.SECTIONS for column in section.columns()}
-    impls = [value for value in params.values() if isinstance(value, str) and (value in IMPLEMENTATIONS or value in columns)]
+    impls = [value for value in params.values() if isinstance(value, str) and (value in IMPLEMENTATIONS or value in section_columns())]
     if impls:
         item.user_properties.append((IMPL, impls[0]))
+
+
+@functools.cache
+def section_columns() -> frozenset[str]:
+    """The ids of every column of the matrix's further sections, gathered once, not at each test's setup."""
+    return frozenset(column for section in matrix.SECTIONS for column in section.columns())
 
 
 def properties(report, name: str) -> list:
