@@ -7,6 +7,11 @@ import abc
 import numpy as np
 
 
+class UnequalSlicesRefused(Exception):
+    """The machinery takes only slices of one size per replica: raised, with the framework's own
+    message, where it refused replicas of unequal batch sizes (JAX builds one array over the devices)."""
+
+
 class DataParallel(abc.ABC):
     """One data-parallel run of a BatchNorm, in its framework's own machinery."""
 
@@ -14,11 +19,26 @@ class DataParallel(abc.ABC):
     declared: dict[str, str]
 
     @abc.abstractmethod
-    def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
-        """Training steps on ``steps`` (steps, replicas, N, C), each replica's moving statistics carried
-        to its next step: per step, outputs and moving statistics per replica."""
+    def steps(self, steps: list, decay: float, epsilon: float) -> list[dict]:
+        """Training steps on ``steps`` (per step, per replica: an (N, C) batch; N may differ between
+        replicas), each replica's moving statistics carried to its next step. Per step: ``output``
+        (per replica), ``mean`` and ``variance`` (replicas, C), and ``read``: the moving statistics
+        as a script reads them outside the replicas after the step (``mean`` and ``variance``, with
+        a leading replica axis where the read returns one value per replica)."""
 
-    def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict[str, np.ndarray]]]:
-        """``steps`` for each (steps, decay) of ``scenarios``, each with a fresh layer. A run whose
-        set-up is costly (spawned processes) does them all in one."""
-        return [self.steps(steps, decay, epsilon) for steps, decay in scenarios]
+    def scenarios(self, scenarios: list, epsilon: float) -> list:
+        """``steps`` for each (steps, decay) of ``scenarios``, each with a fresh layer; a scenario whose
+        unequal slices the machinery refused gives its ``UnequalSlicesRefused`` in its place. A run
+        whose set-up is costly (spawned processes) overrides this to do them all in one."""
+        return [self._attempt(steps, decay, epsilon) for steps, decay in scenarios]
+
+    def _attempt(self, steps: list, decay: float, epsilon: float):
+        try:
+            return self.steps(steps, decay, epsilon)
+        except UnequalSlicesRefused as refusal:
+            return refusal
+
+
+def per_replica(values) -> np.ndarray:
+    """Values of each replica stacked in float64 (replicas, ...)."""
+    return np.stack([np.asarray(v, np.float64) for v in values])

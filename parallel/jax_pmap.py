@@ -1,17 +1,23 @@
-"""Flax linen's and Haiku's BatchNorm under ``jax.pmap`` over two CPU devices, with the layer told
-the replicas' axis (Flax ``axis_name``, Haiku ``cross_replica_axis``) and without.
+"""JAX BatchNorms under ``jax.pmap`` over two CPU devices, each with the layer told the replicas' axis
+(Flax linen and NNX ``axis_name``, Haiku ``cross_replica_axis``, Equinox ``axis_name=("batch",
+"replicas")``) and without.
 
 The devices exist only if XLA is told before JAX starts (``--xla_force_host_platform_device_count``),
 so these run in the ``jax-replicas`` worker. Variables are initialized outside ``pmap``, with a layer
-that names no axis (a named axis is unbound there), and handed to every replica, as a data-parallel
-training script does.
+that names no replicas' axis (a named axis is unbound there), and handed to every replica, as a
+data-parallel training script does. Each replica's batch is placed on its device and the pieces
+assembled into one array over the devices (``jax.make_array_from_single_device_arrays``), the
+per-device placement ``pmap`` maps over: replicas of unequal sizes are refused there, and that
+refusal is the uneven row's observation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import DataParallel
+from reports.matrix import DATA_PARALLEL
+
+from .base import DataParallel, UnequalSlicesRefused, per_replica
 
 AXIS = "replicas"
 #: The declarations of a layer that synchronizes its batch statistics across replicas, and of one that does not.
@@ -19,12 +25,34 @@ SYNCHRONIZED = {
     "normalizes_with": "global statistics",
     "combined_variance": "pooled over all replicas",
     "replicas_agree": "all replicas hold the same",
+    "unbiased_count": "none (the biased variance)",
+    "next_step": "the same on every replica",
 }
 LOCAL = {
     "normalizes_with": "each replica's own",
     "combined_variance": "not combined",
     "replicas_agree": "each replica its own",
+    "unbiased_count": "none (the biased variance)",
+    "uneven_replicas": "not combined",
+    "next_step": "each replica continues its own",
 }
+#: What every ``pmap`` run observes beyond its layer: a script gets the replicas' values stacked, and
+#: cannot hand replicas batches of different sizes (the refusal's message is the evidence).
+PMAP = {"read_outside": "one value per replica (stacked)", "uneven_replicas": "equal slices only"}
+
+
+def on_devices(batches) -> object:
+    """One replica's batch on each device, as one array over the devices (replicas, N, C)."""
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = jax.devices()[: len(batches)]
+    sharding = NamedSharding(Mesh(np.array(devices), (AXIS,)), PartitionSpec(AXIS))
+    pieces = [jax.device_put(np.asarray(batch, np.float32)[None], device) for batch, device in zip(batches, devices)]
+    try:
+        return jax.make_array_from_single_device_arrays((len(batches), *pieces[0].shape[1:]), sharding, pieces)
+    except ValueError as error:
+        raise UnequalSlicesRefused(f"ValueError: {str(error).splitlines()[0]}") from error
 
 
 def _replicated(tree, replicas: int):
@@ -34,32 +62,61 @@ def _replicated(tree, replicas: int):
     return jax.tree_util.tree_map(lambda leaf: np.stack([np.asarray(leaf)] * replicas), tree)
 
 
-class FlaxLinen(DataParallel):
-    """``flax.linen.BatchNorm(axis_name=None)`` under ``pmap``: nothing tells it of the other replica."""
+class PmapRun(DataParallel):
+    """A layer under ``jax.pmap``: ``initial`` its variables (as one replica holds them), ``replica`` one
+    replica's training step inside ``pmap``, ``moving`` the stacked moving statistics of the variables."""
 
+    #: The replicas' axis the layer is told of, or None.
     axis_name: str | None = None
-    declared = {**LOCAL, "next_step": "each replica continues its own"}
 
-    def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
-        import flax.linen as nn
+    def initial(self, batch: np.ndarray, decay: float, epsilon: float):
+        raise NotImplementedError
+
+    def replica(self, variables, batch):
+        raise NotImplementedError
+
+    def moving(self, variables) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def steps(self, steps: list, decay: float, epsilon: float) -> list[dict]:
         import jax
 
-        def layer(axis_name):
-            return nn.BatchNorm(use_running_average=False, momentum=decay, epsilon=epsilon, axis_name=axis_name)
-
-        variables = _replicated(layer(None).init(jax.random.key(0), steps[0][0]), steps.shape[1])
-
-        def replica(v, batch):
-            output, updates = layer(self.axis_name).apply(v, batch, mutable=["batch_stats"])
-            return output, updates["batch_stats"]
-
+        replicas = len(steps[0])
+        variables = _replicated(self.initial(np.asarray(steps[0][0], np.float32), decay, epsilon), replicas)
+        # a fresh function per scenario: pmap caches its trace by function, and the decay is baked into it
+        step = jax.pmap(lambda variables, batches: self.replica(variables, batches), axis_name=AXIS)
         seen = []
         for batches in steps:
-            output, stats = jax.pmap(replica, axis_name=AXIS)(variables, batches)
-            variables = {**variables, "batch_stats": stats}
-            seen.append({"output": np.asarray(output, np.float64), "mean": np.asarray(stats["mean"], np.float64),
-                         "variance": np.asarray(stats["var"], np.float64)})
+            output, variables = step(variables, on_devices(batches))
+            mean, variance = (per_replica(v).reshape(replicas, -1) for v in self.moving(variables))
+            # outside pmap a script holds what pmap returned: every replica's statistics, stacked
+            seen.append({"output": per_replica(output), "mean": mean, "variance": variance,
+                         "read": {"mean": mean, "variance": variance}})
         return seen
+
+
+class FlaxLinen(PmapRun):
+    """``flax.linen.BatchNorm(axis_name=None)`` under ``pmap``: nothing tells it of the other replica."""
+
+    declared = {**LOCAL, **PMAP}
+
+    def layer(self, axis_name):
+        import flax.linen as nn
+
+        return nn.BatchNorm(use_running_average=False, momentum=self.decay, epsilon=self.epsilon, axis_name=axis_name)
+
+    def initial(self, batch, decay, epsilon):
+        import jax
+
+        self.decay, self.epsilon = decay, epsilon
+        return self.layer(None).init(jax.random.key(0), batch)
+
+    def replica(self, variables, batch):
+        output, updates = self.layer(self.axis_name).apply(variables, batch, mutable=["batch_stats"])
+        return output, {**variables, "batch_stats": updates["batch_stats"]}
+
+    def moving(self, variables):
+        return variables["batch_stats"]["mean"], variables["batch_stats"]["var"]
 
 
 class FlaxLinenAxisName(FlaxLinen):
@@ -67,36 +124,130 @@ class FlaxLinenAxisName(FlaxLinen):
     (``lax.pmean`` of the mean and of the mean of squares, flax/linen/normalization.py)."""
 
     axis_name = AXIS
-    declared = {**SYNCHRONIZED, "next_step": "the same on every replica"}
+    declared = {**SYNCHRONIZED, **PMAP}
 
 
-class Haiku(DataParallel):
+class FlaxNnx(PmapRun):
+    """``flax.nnx.BatchNorm(axis_name=None)`` under ``pmap``, split into its graph and state
+    (``nnx.split``) and merged back inside each replica, as NNX's guide to ``pmap`` does."""
+
+    declared = {**LOCAL, **PMAP}
+
+    def initial(self, batch, decay, epsilon):
+        from flax import nnx
+
+        layer = nnx.BatchNorm(batch.shape[-1], momentum=decay, epsilon=epsilon, axis_name=self.axis_name, rngs=nnx.Rngs(0))
+        self.graphdef, state = nnx.split(layer)
+        return state
+
+    def replica(self, state, batch):
+        from flax import nnx
+
+        layer = nnx.merge(self.graphdef, state)
+        output = layer(batch, use_running_average=False)
+        return output, nnx.state(layer)
+
+    def moving(self, state):
+        return state["mean"][...], state["var"][...]
+
+
+class FlaxNnxAxisName(FlaxNnx):
+    """``flax.nnx.BatchNorm(axis_name="replicas")``: linen's ``pmean`` of the batch statistics."""
+
+    axis_name = AXIS
+    declared = {**SYNCHRONIZED, **PMAP}
+
+
+class Haiku(PmapRun):
     """``hk.BatchNorm(cross_replica_axis=None)`` under ``pmap``."""
 
-    axis_name: str | None = None
-    declared = {**LOCAL, "next_step": "each replica continues its own"}
+    declared = {**LOCAL, **PMAP}
 
-    def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
+    def transformed(self, axis_name):
         import haiku as hk
+
+        return hk.transform_with_state(lambda b: hk.BatchNorm(True, True, self.decay, eps=self.epsilon,
+                                                              cross_replica_axis=axis_name)(b, is_training=True))
+
+    def initial(self, batch, decay, epsilon):
         import jax
 
-        def forward(batch, axis_name):
-            return hk.BatchNorm(True, True, decay, eps=epsilon, cross_replica_axis=axis_name)(batch, is_training=True)
+        self.decay, self.epsilon = decay, epsilon
+        return self.transformed(None).init(jax.random.key(0), batch)
 
-        params, state = hk.transform_with_state(lambda b: forward(b, None)).init(jax.random.key(0), steps[0][0])
-        params, state = _replicated(params, steps.shape[1]), _replicated(state, steps.shape[1])
-        apply = hk.transform_with_state(lambda b: forward(b, self.axis_name)).apply
-        seen = []
-        for batches in steps:
-            output, state = jax.pmap(lambda p, s, b: apply(p, s, None, b), axis_name=AXIS)(params, state, batches)
-            seen.append({"output": np.asarray(output, np.float64),
-                         "mean": np.asarray(state["batch_norm/~/mean_ema"]["average"], np.float64),
-                         "variance": np.asarray(state["batch_norm/~/var_ema"]["average"], np.float64)})
-        return seen
+    def replica(self, variables, batch):
+        params, state = variables
+        output, state = self.transformed(self.axis_name).apply(params, state, None, batch)
+        return output, (params, state)
+
+    def moving(self, variables):
+        state = variables[1]
+        return state["batch_norm/~/mean_ema"]["average"], state["batch_norm/~/var_ema"]["average"]
 
 
 class HaikuCrossReplicaAxis(Haiku):
     """``hk.BatchNorm(cross_replica_axis="replicas")``: the mean and the mean of squares ``pmean``-ed."""
 
     axis_name = AXIS
-    declared = {**SYNCHRONIZED, "next_step": "the same on every replica"}
+    declared = {**SYNCHRONIZED, **PMAP}
+
+
+#: equinox 0.13.8 with jax 0.10.2, measured: mode "ema" sets its first-step flag to a constant
+#: (``state.set(first_time, jnp.array(False))``), which under ``pmap`` does not vary over the replicas
+#: as the replicated old flag does, and ``State.set`` refuses the swap (the message names no
+#: difference: the types differ only in the replicas' axis). Mode "batch" derives what it sets from
+#: the old state and runs.
+EMA_UNDER_PMAP = DATA_PARALLEL.every_row("cannot run (ValueError: Old and new values have different structures/shapes/dtypes. "
+                                         "The old value is bool[] and the new value is bool[].)")
+
+
+class Equinox(PmapRun):
+    """``eqx.nn.BatchNorm(axis_name="batch", mode="ema")`` under ``pmap``: the layer reduces over the
+    ``vmap``-ed batch axis of its replica only."""
+
+    mode = "ema"
+    #: Equinox takes a sequence of axis names and ``pmean``-s over all of them.
+    axis_names: tuple = ("batch",)
+    declared = EMA_UNDER_PMAP
+
+    def initial(self, batch, decay, epsilon):
+        import equinox as eqx
+
+        self.model, state = eqx.nn.make_with_state(eqx.nn.BatchNorm)(
+            batch.shape[-1], self.axis_names, momentum=decay, eps=epsilon, mode=self.mode)
+        return state
+
+    def replica(self, state, batch):
+        import jax
+
+        return jax.vmap(self.model, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(batch, state)
+
+    def moving(self, state):
+        if self.mode == "ema":
+            return state.get(self.model.ema_state_index)
+        from adapters.jax.equinox import debias_scale
+
+        # what inference reads in mode "batch": the hidden averages, zero-debiased (adapters/jax/equinox.py)
+        scale = debias_scale(self.model.momentum, int(np.asarray(state.get(self.model.batch_counter)).ravel()[0]))
+        return tuple(np.asarray(hidden, np.float64) / scale for hidden in state.get(self.model.batch_state_index))
+
+
+class EquinoxAxisName(Equinox):
+    """``eqx.nn.BatchNorm(axis_name=("batch", "replicas"), mode="ema")``: statistics over the batch and the replicas."""
+
+    axis_names = ("batch", AXIS)
+    declared = EMA_UNDER_PMAP
+
+
+class EquinoxBatch(Equinox):
+    """``eqx.nn.BatchNorm(axis_name="batch", mode="batch")``."""
+
+    mode = "batch"
+    declared = {**LOCAL, **PMAP}
+
+
+class EquinoxBatchAxisName(EquinoxAxisName):
+    """``eqx.nn.BatchNorm(axis_name=("batch", "replicas"), mode="batch")``."""
+
+    mode = "batch"
+    declared = {**SYNCHRONIZED, **PMAP}

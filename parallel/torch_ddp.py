@@ -42,8 +42,10 @@ def _rank(rank: int, world: int, init: str, out: str, options: dict, scenarios: 
             seen = []
             for batches in steps:
                 output = model(torch.tensor(batches[rank], dtype=torch.float32))
+                saved = model.module.state_dict()  # what this rank would save as a checkpoint
                 seen.append({"output": output.detach().double().numpy().tolist(),
-                             "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()})
+                             "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist(),
+                             "read": {"mean": saved["running_mean"].double().tolist(), "variance": saved["running_var"].double().tolist()}})
             result["scenarios"].append(seen)
     except Exception as error:  # the framework's refusal is the run's observation
         result = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
@@ -59,27 +61,34 @@ class TorchDdp(DataParallel):
     """``DistributedDataParallel(BatchNorm1d, broadcast_buffers=False)``: each rank its own statistics."""
 
     options: dict = {"broadcast_buffers": False}
-    declared = {**LOCAL, "next_step": "each replica continues its own"}
+    # each rank is a process of its own: a read is a rank's, and rank 0 is the one that saves checkpoints
+    declared = {**LOCAL, "read_outside": "replica 0's", "unbiased_count": "n/(n-1) of each replica's count"}
 
-    def steps(self, steps: np.ndarray, decay: float, epsilon: float) -> list[dict[str, np.ndarray]]:
+    def steps(self, steps: list, decay: float, epsilon: float) -> list[dict]:
         return self.scenarios([(steps, decay)], epsilon)[0]
 
-    def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict[str, np.ndarray]]]:
+    def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict]]:
         """``steps`` for each (steps, decay) of ``scenarios``, all in one pair of spawned ranks: a spawn
         costs both ranks a PyTorch import (~3 s)."""
         import torch.multiprocessing as mp
 
-        replicas = scenarios[0][0].shape[1]
+        replicas = len(scenarios[0][0][0])
+        as_lists = [([[np.asarray(batch).tolist() for batch in batches] for batches in steps], decay) for steps, decay in scenarios]
         with tempfile.TemporaryDirectory() as folder:
             mp.spawn(_rank, nprocs=replicas, join=True,
-                     args=(replicas, f"file://{folder}/rendezvous", folder, self.options,
-                           [(steps.tolist(), decay) for steps, decay in scenarios], epsilon))
+                     args=(replicas, f"file://{folder}/rendezvous", folder, self.options, as_lists, epsilon))
             ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(replicas)]
         errors = [r["error"] for r in ranks if "error" in r]
         if errors:
             raise RankError(errors[0])
-        return [[{key: np.array([r["scenarios"][c][s][key] for r in ranks]) for key in ("output", "mean", "variance")}
-                 for s in range(len(steps))] for c, (steps, _) in enumerate(scenarios)]
+
+        def step(c: int, s: int) -> dict:
+            seen = [r["scenarios"][c][s] for r in ranks]
+            return {"output": [np.array(r["output"]) for r in seen], "mean": np.array([r["mean"] for r in seen]),
+                    "variance": np.array([r["variance"] for r in seen]),
+                    "read": {key: np.array(value) for key, value in seen[0]["read"].items()}}
+
+        return [[step(c, s) for s in range(len(steps))] for c, (steps, _) in enumerate(scenarios)]
 
 
 class TorchDdpBroadcast(TorchDdp):
@@ -88,7 +97,7 @@ class TorchDdpBroadcast(TorchDdp):
     from are rank 0's (torch/nn/parallel/distributed.py, _sync_buffers)."""
 
     options = {"broadcast_buffers": True}
-    declared = {**LOCAL, "next_step": "replica 0's, broadcast before each step"}
+    declared = {**TorchDdp.declared, "next_step": "replica 0's, broadcast before each step"}
 
 
 class TorchSyncBatchNorm(TorchDdp):

@@ -249,7 +249,7 @@ DATA_PARALLEL = Section(
     "data_parallel", "Data-parallel BatchNorm",
     "One global batch split across two replicas (replica 0: [-1, 0, 1, 0], replica 1: [9, 10, 11, 10]; global mean 5 and "
     "variance 25.5, each replica's variance 0.5) in each framework's own data-parallel machinery, one training step at "
-    "decay 0 (`suites/test_data_parallel.py`).",
+    "decay 0; then two steps at decay 0.5, and one step with replicas of unequal sizes (`suites/test_data_parallel.py`).",
     "run", (
         Row("normalizes_with", "Statistics each replica normalizes its batch with in training",
             "Without a synchronizing argument each replica normalizes with its own batch: a model trained on N devices "
@@ -259,6 +259,15 @@ DATA_PARALLEL = Section(
             "between their means."),
         Row("replicas_agree", "Moving statistics on each replica after the step",
             "Unsynchronized replicas hold different moving statistics: which one a checkpoint keeps decides inference."),
+        Row("unbiased_count", "Correction of the variance that enters the moving average",
+            "PyTorch stores n/(n-1) times the batch variance; under a synchronized layer n may be the replica's count "
+            "or the global one, and the two differ by 25% at four examples per replica."),
+        Row("uneven_replicas", "Replicas with unequal batch sizes (6 and 2 examples)",
+            "A synchronized layer that averages the replicas' means weighs a replica of 2 examples like one of 6; "
+            "weighting by count gives the one-device statistics."),
+        Row("read_outside", "What a read of the moving statistics outside the replicas returns",
+            "What a checkpoint holds: replica 0's statistics, the value every replica holds, or one per replica that "
+            "the script must choose from."),
         Row("next_step", "What each replica's moving statistics are updated from at the next step",
             "PyTorch DDP's default broadcast_buffers=True makes every rank start each step from rank 0's: a rank's own "
             "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),

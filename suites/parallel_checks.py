@@ -4,33 +4,45 @@ the run's worker process (``suites/test_data_parallel.py``).
 The batches tell the answers apart: replica 0 holds [-1, 0, 1, 0], replica 1 [9, 10, 11, 10] (one
 channel). Each replica's own statistics are mean 0 or 10 and variance 0.5; the global batch's are
 mean 5 and variance 25.5 (pooled exactly), while the mean of the replicas' variances is 0.5. One
-training step at decay 0 stores what entered the moving average.
+training step at decay 0 stores what entered the moving average: the variance itself, or n/(n-1)
+of it (4/3 with each replica's count of 4, 8/7 with the global count of 8). Replicas of unequal
+sizes, [-1, 0, 1, 0, -1, 1] and [9, 11], have a count-weighted global mean of 2.5 and an
+equal-weight one of 5.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from parallel.base import UnequalSlicesRefused
 from parallel.registry import RUNS
 from reports.matrix import DATA_PARALLEL
 
 ROW_IDS = tuple(row.id for row in DATA_PARALLEL.rows)
 
 REPLICAS = np.array([[[-1.0], [0.0], [1.0], [0.0]], [[9.0], [10.0], [11.0], [10.0]]], np.float32)
+UNEVEN = [np.array([[-1.0], [0.0], [1.0], [0.0], [-1.0], [1.0]], np.float32), np.array([[9.0], [11.0]], np.float32)]
 EPSILON = 1e-5
+#: What may multiply a stored variance: none, the global count's N/(N-1), each replica's n/(n-1).
+CORRECTIONS = {"none (the biased variance)": 1.0, "N/(N-1) of the global count": 8 / 7, "n/(n-1) of each replica's count": 4 / 3}
 
 
 def _normalized(batch: np.ndarray, mean: float, variance: float) -> np.ndarray:
     return (batch - mean) / np.sqrt(variance + EPSILON)
 
 
+def _correction(variances: np.ndarray, variance: float) -> str | None:
+    """Which of CORRECTIONS turns ``variance`` into every replica's stored ``variances``, if one does."""
+    return next((name for name, factor in CORRECTIONS.items() if np.allclose(variances, variance * factor, rtol=1e-4)), None)
+
+
 def observe(run_id: str) -> dict[str, tuple[str, str]]:
     """row -> (observed, evidence) for the data-parallel run ``run_id``; a run that cannot run gives
     its error as every row's observation."""
     run = RUNS[run_id].load()()
-    scenarios = [(REPLICAS[None], 0.0), (np.stack([REPLICAS, REPLICAS + 100.0]), 0.5)]
+    scenarios = [([REPLICAS], 0.0), ([REPLICAS, REPLICAS + 100.0], 0.5), ([UNEVEN], 0.0)]
     try:
-        (first,), two = run.scenarios(scenarios, EPSILON)
+        (first,), two, uneven = run.scenarios(scenarios, EPSILON)
     except Exception as error:  # a run the pinned versions refuse: its error is the fact
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return {row: (f"cannot run ({type(error).__name__}: {message})", f"{type(error).__name__}: {message}") for row in ROW_IDS}
@@ -43,24 +55,70 @@ def observe(run_id: str) -> dict[str, tuple[str, str]]:
     global_mean, global_variance = float(pooled.mean()), float(pooled.var())
     local = np.concatenate([_normalized(b, b.mean(), b.var()) for b in REPLICAS])
     synchronized = _normalized(pooled, global_mean, global_variance)
-    output = first["output"].reshape(-1, 1)
+    output = np.concatenate([np.asarray(o).reshape(-1, 1) for o in first["output"]])
     normalizes_with = ("global statistics" if np.allclose(output, synchronized, atol=1e-4)
                        else "each replica's own" if np.allclose(output, local, atol=1e-4) else "other")
     means, variances = channel0(first["mean"]), channel0(first["variance"])
-    if np.allclose(variances, global_variance, rtol=1e-4):
-        combined = "pooled over all replicas"
-    elif np.allclose(means, global_mean) and np.allclose(variances, np.mean([b.var() for b in REPLICAS]), rtol=1e-4):
-        combined = "mean of the replicas' variances"
+    local_variance = float(REPLICAS[0].var())  # each replica's: 0.5
+    if np.allclose(means, global_mean) and _correction(variances, global_variance):
+        combined, count = "pooled over all replicas", _correction(variances, global_variance)
+    elif np.allclose(means, global_mean) and _correction(variances, local_variance):
+        combined, count = "mean of the replicas' variances", _correction(variances, local_variance)
     elif np.allclose(means, [b.mean() for b in REPLICAS]):
-        combined = "not combined"
+        combined, count = "not combined", _correction(variances, local_variance) or "other"
     else:
-        combined = "other"
+        combined, count = "other", "other"
     agree = "all replicas hold the same" if np.allclose(means, means[0]) and np.allclose(variances, variances[0]) else "each replica its own"
-    evidence = (f"replicas [-1, 0, 1, 0] and [9, 10, 11, 10], decay 0: outputs {np.round(first['output'].reshape(replicas, -1), 3).tolist()}; "
+    evidence = (f"replicas [-1, 0, 1, 0] and [9, 10, 11, 10], decay 0: outputs "
+                f"{[np.round(np.asarray(o).ravel(), 3).tolist() for o in first['output']]}; "
                 f"moving mean per replica {means.tolist()}, moving variance per replica {variances.tolist()} "
-                f"(global: mean {global_mean:g}, variance {global_variance:g}; per replica: variance 0.5)")
+                f"(global: mean {global_mean:g}, variance {global_variance:g}; per replica: variance 0.5; "
+                f"n/(n-1) is 4/3 with a replica's 4 examples, 8/7 with all 8)")
     return {"normalizes_with": (normalizes_with, evidence), "combined_variance": (combined, evidence),
-            "replicas_agree": (agree, evidence), "next_step": _next_step(run_id, two, channel0)}
+            "replicas_agree": (agree, evidence), "unbiased_count": (count, evidence),
+            "uneven_replicas": _uneven(uneven, channel0), "read_outside": _read_outside(first, means, variances, channel0),
+            "next_step": _next_step(run_id, two, channel0)}
+
+
+def _uneven(uneven, channel0) -> tuple[str, str]:
+    """One step at decay 0 on replicas of 6 and 2 examples: the moving mean each replica stores."""
+    if isinstance(uneven, UnequalSlicesRefused):
+        return "equal slices only", f"replicas of 6 and 2 examples refused: {uneven}"
+    (step,) = uneven
+    means = channel0(step["mean"])
+    pooled = np.concatenate(UNEVEN)
+    weighted, equal = float(pooled.mean()), float(np.mean([b.mean() for b in UNEVEN]))
+    if np.allclose(means, weighted):
+        observed = "weighted by count"
+    elif np.allclose(means, equal):
+        observed = "each replica weighs the same"
+    elif np.allclose(means, [b.mean() for b in UNEVEN]):
+        observed = "not combined"
+    else:
+        observed = "other"
+    return observed, (f"replicas [-1, 0, 1, 0, -1, 1] and [9, 11], decay 0: moving mean per replica {means.tolist()} "
+                      f"(weighted by count: {weighted:g}; each replica weighing the same: {equal:g}; each its own: 0 and 10)")
+
+
+def _read_outside(first: dict, means: np.ndarray, variances: np.ndarray, channel0) -> tuple[str, str]:
+    """The moving statistics as a script reads them outside the replicas after the first step."""
+    read = first["read"]
+    mean, variance = np.asarray(read["mean"], np.float64), np.asarray(read["variance"], np.float64)
+    if mean.size == np.asarray(first["mean"]).size:  # as many values as all the replicas hold
+        observed = "one value per replica (stacked)"
+        read_mean, read_variance = channel0(mean).tolist(), channel0(variance).tolist()
+    else:
+        read_mean, read_variance = float(mean.ravel()[0]), float(variance.ravel()[0])
+        if np.allclose(means, means[0]) and np.allclose(variances, variances[0]) and np.allclose([read_mean, read_variance], [means[0], variances[0]]):
+            observed = "the value every replica holds"
+        elif np.allclose([read_mean, read_variance], [means[0], variances[0]]):
+            observed = "replica 0's"
+        elif np.allclose([read_mean, read_variance], [means.mean(), variances.mean()]):
+            observed = "the mean over replicas"
+        else:
+            observed = "other"
+    return observed, (f"after the decay-0 step, per replica: mean {means.tolist()}, variance {variances.tolist()}; "
+                      f"read outside the replicas: mean {read_mean}, variance {read_variance}")
 
 
 def _next_step(run_id: str, two: list[dict], channel0) -> tuple[str, str]:

@@ -52,6 +52,12 @@ def batched_call(affine, state, x, momentum, eps, *, config, inference):
     return jax.vmap(lambda xi, s: model(xi, s, inference=inference), axis_name=AXIS_NAME, in_axes=(0, None), out_axes=(0, None))(x, state)
 
 
+def debias_scale(momentum: float, counter: int) -> float:
+    """What ``mode="batch"`` divides its hidden averages by before inference reads them: Equinox's
+    1 - momentum**t (1 before any step), computed on the host (on the device each t would compile)."""
+    return 1.0 if counter == 0 else 1 - momentum**counter
+
+
 class EquinoxEmaBatchNorm(JitCompiled, Adapter):
     id = "jax-equinox_ema"
     mode = "ema"
@@ -211,9 +217,7 @@ class EquinoxBatchBatchNorm(EquinoxEmaBatchNorm):
     )
 
     def _debias(self) -> float:
-        """Equinox's 1 - momentum**t (1 before any step), computed on the host: on the device each t would compile."""
-        counter = int(self.state_.get(self.model.batch_counter))
-        return 1.0 if counter == 0 else 1 - self.model.momentum**counter
+        return debias_scale(self.model.momentum, int(self.state_.get(self.model.batch_counter)))
 
     def _moving(self) -> tuple:
         """What inference normalizes with: the hidden averages divided by 1 - momentum**t, in their dtype."""
