@@ -22,9 +22,10 @@ class DataParallel(abc.ABC):
     def steps(self, steps: list, decay: float, epsilon: float) -> list[dict]:
         """Training steps on ``steps`` (per step, per replica: an (N, C) batch; N may differ between
         replicas), each replica's moving statistics carried to its next step. Per step: ``output``
-        (per replica), ``mean`` and ``variance`` (replicas, C), and ``read``: the moving statistics
+        (per replica), ``mean`` and ``variance`` (replicas, C), ``read``: the moving statistics
         as a script reads them outside the replicas after the step (``mean`` and ``variance``, with
-        a leading replica axis where the read returns one value per replica)."""
+        a leading replica axis where the read returns one value per replica), and ``inference``: each
+        replica's output in inference mode on replica 0's batch of the step, after the step."""
 
     def scenarios(self, scenarios: list, epsilon: float) -> list:
         """``steps`` for each (steps, decay) of ``scenarios``, each with a fresh layer; a scenario whose

@@ -26,6 +26,7 @@ SYNCHRONIZED = {
     "combined_variance": "pooled over all replicas",
     "replicas_agree": "all replicas hold the same",
     "unbiased_count": "none (the biased variance)",
+    "inference": "the same on every replica",
     "next_step": "the same on every replica",
 }
 LOCAL = {
@@ -34,6 +35,7 @@ LOCAL = {
     "replicas_agree": "each replica its own",
     "unbiased_count": "none (the biased variance)",
     "uneven_replicas": "not combined",
+    "inference": "each replica its own moving statistics",
     "next_step": "each replica continues its own",
 }
 #: What every ``pmap`` run observes beyond its layer: a script gets the replicas' values stacked, and
@@ -75,6 +77,10 @@ class PmapRun(DataParallel):
     def replica(self, variables, batch):
         raise NotImplementedError
 
+    def infer(self, variables, batch):
+        """One replica's inference-mode output inside ``pmap``."""
+        raise NotImplementedError
+
     def moving(self, variables) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
@@ -85,13 +91,15 @@ class PmapRun(DataParallel):
         variables = _replicated(self.initial(np.asarray(steps[0][0], np.float32), decay, epsilon), replicas)
         # a fresh function per scenario: pmap caches its trace by function, and the decay is baked into it
         step = jax.pmap(lambda variables, batches: self.replica(variables, batches), axis_name=AXIS)
+        infer = jax.pmap(lambda variables, batches: self.infer(variables, batches), axis_name=AXIS)
         seen = []
         for batches in steps:
             output, variables = step(variables, on_devices(batches))
             mean, variance = (per_replica(v).reshape(replicas, -1) for v in self.moving(variables))
             # outside pmap a script holds what pmap returned: every replica's statistics, stacked
             seen.append({"output": per_replica(output), "mean": mean, "variance": variance,
-                         "read": {"mean": mean, "variance": variance}})
+                         "read": {"mean": mean, "variance": variance},
+                         "inference": per_replica(infer(variables, on_devices([batches[0]] * replicas)))})
         return seen
 
 
@@ -103,17 +111,20 @@ class FlaxLinen(PmapRun):
     def layer(self, axis_name):
         import flax.linen as nn
 
-        return nn.BatchNorm(use_running_average=False, momentum=self.decay, epsilon=self.epsilon, axis_name=axis_name)
+        return nn.BatchNorm(momentum=self.decay, epsilon=self.epsilon, axis_name=axis_name)
 
     def initial(self, batch, decay, epsilon):
         import jax
 
         self.decay, self.epsilon = decay, epsilon
-        return self.layer(None).init(jax.random.key(0), batch)
+        return self.layer(None).init(jax.random.key(0), batch, use_running_average=False)
 
     def replica(self, variables, batch):
-        output, updates = self.layer(self.axis_name).apply(variables, batch, mutable=["batch_stats"])
+        output, updates = self.layer(self.axis_name).apply(variables, batch, use_running_average=False, mutable=["batch_stats"])
         return output, {**variables, "batch_stats": updates["batch_stats"]}
+
+    def infer(self, variables, batch):
+        return self.layer(self.axis_name).apply(variables, batch, use_running_average=True)
 
     def moving(self, variables):
         return variables["batch_stats"]["mean"], variables["batch_stats"]["var"]
@@ -147,6 +158,11 @@ class FlaxNnx(PmapRun):
         output = layer(batch, use_running_average=False)
         return output, nnx.state(layer)
 
+    def infer(self, state, batch):
+        from flax import nnx
+
+        return nnx.merge(self.graphdef, state)(batch, use_running_average=True)
+
     def moving(self, state):
         return state["mean"][...], state["var"][...]
 
@@ -163,11 +179,11 @@ class Haiku(PmapRun):
 
     declared = {**LOCAL, **PMAP}
 
-    def transformed(self, axis_name):
+    def transformed(self, axis_name, is_training: bool = True):
         import haiku as hk
 
         return hk.transform_with_state(lambda b: hk.BatchNorm(True, True, self.decay, eps=self.epsilon,
-                                                              cross_replica_axis=axis_name)(b, is_training=True))
+                                                              cross_replica_axis=axis_name)(b, is_training=is_training))
 
     def initial(self, batch, decay, epsilon):
         import jax
@@ -179,6 +195,9 @@ class Haiku(PmapRun):
         params, state = variables
         output, state = self.transformed(self.axis_name).apply(params, state, None, batch)
         return output, (params, state)
+
+    def infer(self, variables, batch):
+        return self.transformed(self.axis_name, is_training=False).apply(*variables, None, batch)[0]
 
     def moving(self, variables):
         state = variables[1]
@@ -221,6 +240,12 @@ class Equinox(PmapRun):
         import jax
 
         return jax.vmap(self.model, axis_name="batch", in_axes=(0, None), out_axes=(0, None))(batch, state)
+
+    def infer(self, state, batch):
+        import jax
+
+        inference = jax.vmap(lambda x, s: self.model(x, s, inference=True), axis_name="batch", in_axes=(0, None), out_axes=(0, None))
+        return inference(batch, state)[0]
 
     def moving(self, state):
         if self.mode == "ema":

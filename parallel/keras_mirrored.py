@@ -57,8 +57,12 @@ class KerasMirrored(DataParallel):
             layer.build((None, np.shape(steps[0][0])[-1]))
 
         @tf.function
-        def step(values):
-            return mirrored.run(lambda batch: layer(batch, training=True), args=(values,))
+        def step(values, training):
+            return mirrored.run(lambda batch: layer(batch, training=training), args=(values,))
+
+        def distributed(batches):
+            return mirrored.experimental_distribute_values_from_function(
+                lambda context: tf.constant(batches[context.replica_id_in_sync_group], tf.float32))
 
         def each_replica(variable):  # a plain variable has one value; a mirrored one, one per replica
             values = mirrored.experimental_local_results(self.variable(variable))
@@ -66,12 +70,12 @@ class KerasMirrored(DataParallel):
 
         seen = []
         for batches in steps:
-            values = mirrored.experimental_distribute_values_from_function(
-                lambda context, b=batches: tf.constant(b[context.replica_id_in_sync_group], tf.float32))
-            outputs = [np.asarray(o, np.float64) for o in mirrored.experimental_local_results(step(values))]
+            outputs = [np.asarray(o, np.float64) for o in mirrored.experimental_local_results(step(distributed(batches), True))]
+            inference = mirrored.experimental_local_results(step(distributed([batches[0]] * DEVICES), False))
             seen.append({"output": outputs, "mean": each_replica(layer.moving_mean), "variance": each_replica(layer.moving_variance),
                          "read": {"mean": np.asarray(layer.moving_mean, np.float64),
-                                  "variance": np.asarray(layer.moving_variance, np.float64)}})
+                                  "variance": np.asarray(layer.moving_variance, np.float64)},
+                         "inference": per_replica(inference)})
         return seen
 
 

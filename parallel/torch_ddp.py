@@ -43,9 +43,14 @@ def _rank(rank: int, world: int, init: str, out: str, options: dict, scenarios: 
             for batches in steps:
                 output = model(torch.tensor(batches[rank], dtype=torch.float32))
                 saved = model.module.state_dict()  # what this rank would save as a checkpoint
-                seen.append({"output": output.detach().double().numpy().tolist(),
-                             "mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist(),
-                             "read": {"mean": saved["running_mean"].double().tolist(), "variance": saved["running_var"].double().tolist()}})
+                running = {"mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()}
+                model.eval()  # inference through the DDP wrapper, as an evaluation loop runs it
+                with torch.no_grad():
+                    inference = model(torch.tensor(batches[0], dtype=torch.float32))
+                model.train()
+                seen.append({"output": output.detach().double().numpy().tolist(), **running,
+                             "read": {"mean": saved["running_mean"].double().tolist(), "variance": saved["running_var"].double().tolist()},
+                             "inference": inference.double().numpy().tolist()})
             result["scenarios"].append(seen)
     except Exception as error:  # the framework's refusal is the run's observation
         result = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
@@ -85,7 +90,7 @@ class TorchDdp(DataParallel):
         def step(c: int, s: int) -> dict:
             seen = [r["scenarios"][c][s] for r in ranks]
             return {"output": [np.array(r["output"]) for r in seen], "mean": np.array([r["mean"] for r in seen]),
-                    "variance": np.array([r["variance"] for r in seen]),
+                    "variance": np.array([r["variance"] for r in seen]), "inference": np.array([r["inference"] for r in seen]),
                     "read": {key: np.array(value) for key, value in seen[0]["read"].items()}}
 
         return [[step(c, s) for s in range(len(steps))] for c, (steps, _) in enumerate(scenarios)]
@@ -97,7 +102,9 @@ class TorchDdpBroadcast(TorchDdp):
     from are rank 0's (torch/nn/parallel/distributed.py, _sync_buffers)."""
 
     options = {"broadcast_buffers": True}
-    declared = {**TorchDdp.declared, "next_step": "replica 0's, broadcast before each step"}
+    # the broadcast happens at every forward through the wrapper, an inference forward included
+    declared = {**TorchDdp.declared, "next_step": "replica 0's, broadcast before each step",
+                "inference": "replica 0's moving statistics on every replica"}
 
 
 class TorchSyncBatchNorm(TorchDdp):

@@ -268,6 +268,9 @@ DATA_PARALLEL = Section(
         Row("read_outside", "What a read of the moving statistics outside the replicas returns",
             "What a checkpoint holds: replica 0's statistics, the value every replica holds, or one per replica that "
             "the script must choose from."),
+        Row("inference", "What each replica normalizes with in inference after the step (replica 0's batch on every replica)",
+            "Where replicas hold different moving statistics, the same input gets a different prediction on each "
+            "replica unless the framework hands them one replica's."),
         Row("next_step", "What each replica's moving statistics are updated from at the next step",
             "PyTorch DDP's default broadcast_buffers=True makes every rank start each step from rank 0's: a rank's own "
             "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),

@@ -77,6 +77,7 @@ def observe(run_id: str) -> dict[str, tuple[str, str]]:
     return {"normalizes_with": (normalizes_with, evidence), "combined_variance": (combined, evidence),
             "replicas_agree": (agree, evidence), "unbiased_count": (count, evidence),
             "uneven_replicas": _uneven(uneven, channel0), "read_outside": _read_outside(first, means, variances, channel0),
+            "inference": _inference(first, means, variances, channel0),
             "next_step": _next_step(run_id, two, channel0)}
 
 
@@ -98,6 +99,23 @@ def _uneven(uneven, channel0) -> tuple[str, str]:
         observed = "other"
     return observed, (f"replicas [-1, 0, 1, 0, -1, 1] and [9, 11], decay 0: moving mean per replica {means.tolist()} "
                       f"(weighted by count: {weighted:g}; each replica weighing the same: {equal:g}; each its own: 0 and 10)")
+
+
+def _inference(first: dict, means: np.ndarray, variances: np.ndarray, channel0) -> tuple[str, str]:
+    """Each replica's inference output on replica 0's batch after the decay-0 step, against that batch
+    normalized with each replica's own moving statistics (gamma 1, beta 0: the layers' initial ones)."""
+    batch = REPLICAS[0][:, 0].astype(np.float64)
+    outputs = np.asarray(first["inference"], np.float64).reshape(len(means), -1)
+    own = np.stack([_normalized(batch, m, v) for m, v in zip(means, variances)])
+    replica0 = np.stack([own[0]] * len(means))
+    if np.allclose(outputs, own, atol=1e-4):
+        observed = "the same on every replica" if np.allclose(own, own[0], atol=1e-4) else "each replica its own moving statistics"
+    elif np.allclose(outputs, replica0, atol=1e-4):
+        observed = "replica 0's moving statistics on every replica"
+    else:
+        observed = "other"
+    return observed, (f"replica 0's batch [-1, 0, 1, 0] in inference after the decay-0 step: outputs per replica "
+                      f"{np.round(outputs, 3).tolist()}; with each replica's own moving statistics {np.round(own, 3).tolist()}")
 
 
 def _read_outside(first: dict, means: np.ndarray, variances: np.ndarray, channel0) -> tuple[str, str]:
