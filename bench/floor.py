@@ -9,8 +9,8 @@ first so that it overlaps with the rest, as the suite's worker processes may: Te
 graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensorflow family,
 Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, Paddle, whose
 import crashes an interpreter that imported TensorFlow, and the conversion paths (``converters``:
-one export with each of torch.onnx's exporters, and onnx2torch's import), which the suite runs in a
-worker of their own.
+one export with each of torch.onnx's exporters and with Keras 3's ONNX export, and onnx2torch's
+import), which the suite runs in a worker of their own.
 """
 
 import os
@@ -46,10 +46,14 @@ PADDLE = (
     "paddle.nn.BatchNorm2D(4)(x.reshape([8, 4, 1, 1]))\n"
 )
 CONVERTERS = (
-    "import io, torch, onnx\n"
+    "import io, os, tempfile, torch, onnx, keras\n"
     "model = torch.nn.Sequential(torch.nn.BatchNorm1d(4)).eval()\n"
     "torch.onnx.export(model, (torch.ones(8, 4),), verbose=False)\n"
     "torch.onnx.export(model, (torch.ones(8, 4),), io.BytesIO(), dynamo=False)\n"
+    "source = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])\n"
+    "source(torch.ones(8, 4).numpy())\n"
+    "with tempfile.TemporaryDirectory() as folder:\n"
+    "    source.export(os.path.join(folder, 'model.onnx'), format='onnx', verbose=False)\n"
     "try:\n    import onnx2torch\n"
     "except Exception:\n    pass\n"
 )

@@ -60,6 +60,8 @@ class Converter(abc.ABC):
     id: ClassVar[str]
     #: The frameworks (registry families) the path needs, source first.
     frameworks: ClassVar[tuple[str, ...]]
+    #: The source model the path converts (``converters.sources.source``): "torch", "keras" or "tf_keras".
+    source: ClassVar[str] = "torch"
     #: What the artifact is: "onnx" or a framework family, whose momentum convention it has.
     target: ClassVar[str]
     #: What the path does, row id -> value, checked against the observation.

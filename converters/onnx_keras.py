@@ -1,4 +1,4 @@
-"""ONNX -> Keras with ``onnx2keras``, and PyTorch -> Keras with ``nobuco``.
+"""ONNX -> Keras with ``onnx2keras``, and PyTorch -> Keras with ``nobuco`` and ``pytorch2keras``.
 
 ``onnx2keras`` converts the ONNX that PyTorch's TorchScript exporter writes without constant folding
 (a BatchNormalization node to convert): the chain PyTorch -> ONNX -> Keras, built as a Keras 3
@@ -74,6 +74,24 @@ class TorchToKerasNobuco(Converter):
         keras_model = nobuco.pytorch_to_keras(model, args=[torch.from_numpy(example)],
                                               inputs_channel_order=nobuco.ChannelOrder.PYTORCH,
                                               outputs_channel_order=nobuco.ChannelOrder.PYTORCH)
+        return read_keras(keras_model)
+
+    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(artifact.native([batch.astype(np.float32)]), np.float64)
+
+
+class TorchToKerasPytorch2keras(Converter):
+    id = "torch-to-keras-pytorch2keras"
+    frameworks = ("torch", "tensorflow")
+    target = "keras"
+    # pytorch2keras 0.2.4 (its latest) imports onnx.optimizer, which onnx removed in 1.9 (measured)
+    declared = CONVERTERS.every_row("cannot run (ImportError)")
+
+    def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
+        import torch
+        from pytorch2keras import pytorch_to_keras
+
+        keras_model = pytorch_to_keras(model, torch.from_numpy(example), [example.shape[1:]], verbose=False)
         return read_keras(keras_model)
 
     def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:

@@ -13,6 +13,30 @@ from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
 
 
+def onnx_to_torch(exported: Artifact, training: bool) -> Artifact:
+    """An ONNX artifact converted by ``onnx2torch``, read back as a PyTorch module's BatchNorms."""
+    import torch
+    from onnx2torch import convert
+
+    module = convert(exported.native)
+    module.train(training)
+    norms = tuple(
+        ConvertedBatchNorm(epsilon=layer.eps, momentum=layer.momentum,
+                           mean=layer.running_mean.detach().double().numpy(), variance=layer.running_var.detach().double().numpy(),
+                           gamma=layer.weight.detach().double().numpy(), beta=layer.bias.detach().double().numpy())
+        for layer in module.modules() if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
+    )
+    operators = tuple(type(m).__name__ for m in module.modules() if not list(m.children()))
+    return Artifact(operators, norms, module, exported.warnings)
+
+
+def run_torch(artifact: Artifact, batch: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return artifact.native(torch.from_numpy(batch.astype(np.float32))).double().numpy()
+
+
 class TorchToOnnxToTorch(Converter):
     id = "torch-to-onnx-to-torch"
     frameworks = ("torch", "onnx")
@@ -23,23 +47,7 @@ class TorchToOnnxToTorch(Converter):
     declared = CONVERTERS.every_row("cannot run (RuntimeError)")
 
     def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
-        import torch
-        from onnx2torch import convert
-
-        exported = TorchToOnnxTorchScriptUnfolded().convert(model, example, training)
-        module = convert(exported.native)
-        module.train(training)
-        norms = tuple(
-            ConvertedBatchNorm(epsilon=layer.eps, momentum=layer.momentum,
-                               mean=layer.running_mean.detach().double().numpy(), variance=layer.running_var.detach().double().numpy(),
-                               gamma=layer.weight.detach().double().numpy(), beta=layer.bias.detach().double().numpy())
-            for layer in module.modules() if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm)
-        )
-        operators = tuple(type(m).__name__ for m in module.modules() if not list(m.children()))
-        return Artifact(operators, norms, module, exported.warnings)
+        return onnx_to_torch(TorchToOnnxTorchScriptUnfolded().convert(model, example, training), training)
 
     def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return artifact.native(torch.from_numpy(batch.astype(np.float32))).double().numpy()
+        return run_torch(artifact, batch)

@@ -242,7 +242,8 @@ class Section:
 CONVERTERS = Section(
     "converters", "Converters",
     "A PyTorch source (momentum 0.2, epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and "
-    "after a Conv) through each conversion path, read back from the artifact the path wrote (`suites/test_converters.py`).",
+    "after a Conv), or a Keras 3 or tf_keras one (momentum 0.8, epsilon 1e-5), through each conversion path, read back "
+    "from the artifact the path wrote (`suites/test_converters.py`).",
     "path", CONVERTER_ROWS, "When you convert", "converters.registry:PATHS",
 )
 DATA_PARALLEL = Section(

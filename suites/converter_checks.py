@@ -3,7 +3,7 @@
 In the test process, ``start`` asks the ``converters`` worker process for the observations of the
 selected paths as soon as a run begins, and ``observed`` collects them when a case needs them: the
 conversions run while the test process runs the implementations' cases. In the worker,
-``observe(path_id)`` converts the PyTorch source of every shape (``converters.sources``), reads each
+``observe(path_id)`` converts the path's source model of every shape (``converters.sources``), reads each
 artifact back (``converters.base.Artifact``) and returns one observation per row of the matrix's
 converters section, with its evidence; the test process imports neither the source framework nor
 the target. A path that cannot run with the pinned versions gives its error as every row's observation.
@@ -17,7 +17,7 @@ import numpy as np
 
 from converters.base import per_shape
 from converters.registry import PATHS
-from converters.sources import SHAPES, TORCH_EPSILON, TORCH_MOMENTUM, TRAINING_STEPS, batches, torch_batchnorm, torch_source
+from converters.sources import SHAPES, TRAINING_STEPS, source
 
 from reports.matrix import CONVERTER_ROWS
 
@@ -66,18 +66,21 @@ def observe(path_id: str) -> dict[str, tuple[str, str]]:
         return {row: (f"cannot run ({type(error).__name__})", evidence) for row in ROW_IDS}
 
 
-def _observe(converter) -> dict[str, tuple[str, str]]:
-    import torch
+#: Whether each target's momentum weighs the old moving value (ONNX's and Keras's) or the new one (PyTorch's).
+TARGET_MOMENTUM_WEIGHS_OLD = {"onnx": True, "keras": True, "torch": False}
 
-    # ONNX's and Keras's momentum weigh the old value, PyTorch's the new one
-    target_momentum = {"onnx": 1.0 - TORCH_MOMENTUM, "keras": 1.0 - TORCH_MOMENTUM, "torch": TORCH_MOMENTUM}[converter.target]
+
+def _observe(converter) -> dict[str, tuple[str, str]]:
+    origin = source(converter.source)
+    weighs_old = TARGET_MOMENTUM_WEIGHS_OLD[converter.target]
+    target_momentum = origin.decay if weighs_old else 1.0 - origin.decay
+    momentum_label = f"{'carried' if weighs_old == origin.momentum_weighs_old else 'inverted'} ({target_momentum:g})"
     cells: dict[str, dict[str, str]] = {row: {} for row in ROW_IDS}
     evidence: dict[str, list[str]] = {row: [] for row in ROW_IDS}
     for shape in SHAPES:
-        model = torch_source(shape)
-        norm = torch_batchnorm(model)
-        source = [t.detach().double().numpy() for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)]
-        (example,) = batches(shape, 1, seed=2)
+        model = origin.model(shape)
+        stored_in_source = origin.statistics(model)
+        (example,) = origin.batches(shape, 1, seed=2)
         artifact = converter.convert(model, example)
         if shape == "alone":
             alone = artifact
@@ -86,45 +89,42 @@ def _observe(converter) -> dict[str, tuple[str, str]]:
             (converted,) = artifact.batchnorms
             cells["batchnorm_kept"][shape] = "kept"
             eps = converted.epsilon
-            cells["epsilon"][shape] = ("carried" if eps == TORCH_EPSILON else "carried as float32" if eps == float(np.float32(TORCH_EPSILON))
+            cells["epsilon"][shape] = ("carried" if eps == origin.epsilon else "carried as float32" if eps == float(np.float32(origin.epsilon))
                                        else f"{eps:g}" if eps is not None else "absent")
             evidence["epsilon"].append(f"{shape}: {eps!r}")
             m = converted.momentum
-            carried = f"carried ({TORCH_MOMENTUM:g})" if converter.target == "torch" else "inverted (0.8)"
-            cells["momentum"][shape] = ("absent" if m is None else carried if np.isclose(m, target_momentum, rtol=1e-6)
+            cells["momentum"][shape] = ("absent" if m is None else momentum_label if np.isclose(m, target_momentum, rtol=1e-6)
                                         else f"{m:g} (expected {target_momentum:g})")
             evidence["momentum"].append(f"{shape}: {m!r}")
             stored = (converted.mean, converted.variance, converted.gamma, converted.beta)
-            difference = max(float(np.max(np.abs(a - b))) for a, b in zip(stored, source))
+            difference = max(float(np.max(np.abs(a - b))) for a, b in zip(stored, stored_in_source))
             cells["statistics"][shape] = "bit-equal" if difference == 0 else f"differ (max {difference:.2g})"
             evidence["statistics"].append(f"{shape}: largest difference {difference:.3g}")
         else:
             cells["batchnorm_kept"][shape] = _folded_into(artifact.operators)
             for row in ("epsilon", "momentum", "statistics"):
                 cells[row][shape] = "folded"
-        (batch,) = batches(shape, 1, seed=3)
-        with torch.no_grad():
-            expected = model(torch.from_numpy(batch)).double().numpy()
-        result = compare("inference output", converter.run(artifact, batch), expected, "float32")
+        (batch,) = origin.batches(shape, 1, seed=3)
+        result = compare("inference output", converter.run(artifact, batch), origin.infer(model, batch), "float32")
         cells["inference"][shape] = "matches" if result.passed else "differs"
         evidence["inference"].append(f"{shape}: max abs difference {result.max_abs_error:.2g}")
-    cells["training_export"]["alone"], evidence["training_export"] = _training_export(converter)
-    cells["continued_training"]["alone"], evidence["continued_training"] = _continued_training(converter, alone)
+    cells["training_export"]["alone"], evidence["training_export"] = _training_export(converter, origin)
+    cells["continued_training"]["alone"], evidence["continued_training"] = _continued_training(converter, origin, alone)
     observed = {row: (per_shape(cells[row]), "; ".join(evidence[row]) if isinstance(evidence[row], list) else evidence[row])
                 for row in ROW_IDS}
     return observed
 
 
-def _training_export(converter) -> tuple[str, str]:
-    """The BatchNorm alone, left in training mode, converted with the path's defaults: what the
-    artifact's BatchNorm computes (batch statistics, or the moving ones of inference), whether the
-    converter says so, and (evidence) whether converting moved the source's own moving statistics."""
-    model = torch_source("alone", training=True)
-    norm = torch_batchnorm(model)
-    before = norm.running_mean.detach().clone()
-    (example,) = batches("alone", 1, seed=2)
+def _training_export(converter, origin) -> tuple[str, str]:
+    """The BatchNorm alone, left in training mode (a PyTorch module's ``train()``; a Keras model has no
+    such mode), converted with the path's defaults: what the artifact's BatchNorm computes (batch
+    statistics, or the moving ones of inference), whether the converter says so, and (evidence)
+    whether converting moved the source's own moving statistics."""
+    model = origin.model("alone", training=True)
+    before = origin.statistics(model)[0]
+    (example,) = origin.batches("alone", 1, seed=2)
     artifact = converter.convert(model, example, training=True)
-    moved = not bool((norm.running_mean == before).all())
+    moved = not np.array_equal(origin.statistics(model)[0], before)
     if not artifact.batchnorms:
         form = _folded_into(artifact.operators)
     else:
@@ -140,13 +140,11 @@ def _training_export(converter) -> tuple[str, str]:
 CONTINUED_BATCH_SIZES = (2, 8, 64)
 
 
-def _continued_training(converter, artifact) -> tuple[str, str]:
+def _continued_training(converter, origin, artifact) -> tuple[str, str]:
     """The BatchNorm alone, converted (``artifact``), then trained 20 more steps in the source and in the artifact
     (its BatchNormalization node run with ``training_mode=1``, from the tensors it carries) on the same
     batches. Each side is compared with the float64 reference of its own framework's conventions
     from the same state; the cell says whether they do, and how far the two moving variances part."""
-    import torch
-
     from adapters.reference import ReferenceBatchNorm
     from adapters.registry import implementation
     from adapters.spec import BatchNormSpec
@@ -155,27 +153,24 @@ def _continued_training(converter, artifact) -> tuple[str, str]:
         return "not measured for this target", f"continued training is measured for {', '.join(TARGET_TRAINERS)} artifacts"
     if not artifact.batchnorms:
         return "nothing to train (folded)", f"operators {', '.join(artifact.operators)}"
-    torch_conventions = implementation("torch-batchnorm1d").load().declared
+    source_conventions = implementation(origin.conventions).load().declared
     node = artifact.batchnorms[0]
     ratios, evidence = [], []
     for batch_size in CONTINUED_BATCH_SIZES:
-        model = torch_source("alone")  # the source the artifact was converted from, trained on afresh
-        norm = torch_batchnorm(model)
+        model = origin.model("alone")  # the source the artifact was converted from, trained on afresh
         target = TARGET_TRAINERS[converter.target](node)
-        source_spec = BatchNormSpec(4, decay=1 - TORCH_MOMENTUM, epsilon=TORCH_EPSILON)
+        source_spec = BatchNormSpec(4, decay=origin.decay, epsilon=origin.epsilon)
         target_spec = BatchNormSpec(4, decay=float(node.momentum), epsilon=float(node.epsilon))
-        references = {"source": ReferenceBatchNorm(source_spec, torch_conventions),
+        references = {"source": ReferenceBatchNorm(source_spec, source_conventions),
                       "target": ReferenceBatchNorm(target_spec, target.conventions)}
         for reference in references.values():
             reference.moving_mean, reference.moving_variance = np.array(node.mean, np.float64), np.array(node.variance, np.float64)
-        norm.train()
-        for batch in batches("alone", TRAINING_STEPS, seed=4, batch_size=batch_size):
-            with torch.no_grad():
-                model(torch.from_numpy(batch))
+        for batch in origin.batches("alone", TRAINING_STEPS, seed=4, batch_size=batch_size):
+            origin.train_step(model, batch)
             target.train_step(batch)
             for reference in references.values():
                 reference.train_step(batch.astype(np.float64))
-        source_variance = norm.running_var.detach().double().numpy()
+        source_mean, source_variance = origin.statistics(model)[:2]
         target_state = target.state()
         follows = [compare(f"{side} moving variance", observed, references[side].moving_variance, "float32").passed
                    for side, observed in (("source", source_variance), ("target", target_state.variance))]
@@ -184,7 +179,7 @@ def _continued_training(converter, artifact) -> tuple[str, str]:
         ratios.append(float(np.mean(target_state.variance / source_variance)))
         evidence.append(f"batch {batch_size}: moving variance channel 0 source {source_variance[0]:.5g}, "
                         f"target {target_state.variance[0]:.5g}; mean agrees: "
-                        f"{bool(np.allclose(target_state.mean, norm.running_mean.detach().double().numpy(), rtol=2e-5, atol=2e-5))}")
+                        f"{bool(np.allclose(target_state.mean, source_mean, rtol=2e-5, atol=2e-5))}")
     parts = ", ".join(f"{r:.2f} at batch {b}" for r, b in zip(ratios, CONTINUED_BATCH_SIZES))
     return f"each follows its own conventions; target/source moving variance {parts}", "; ".join(evidence)
 
