@@ -113,6 +113,8 @@ class Worker:
     """One worker process of a kind (``registry.WORKERS``), owned by the test process."""
 
     _running: ClassVar[dict[str, Worker]] = {}
+    #: Every worker this process started, live or replaced, closed together at exit (``close_all``).
+    _started: ClassVar[list[Worker]] = []
 
     def __init__(self, kind: str):
         from .registry import WORKERS
@@ -131,7 +133,9 @@ class Worker:
         self.released: list[int] = []
         #: Requests sent and not yet answered, oldest first (``submit``).
         self.pending: list[Pending] = []
-        atexit.register(self.close)
+        Worker._started.append(self)
+        if len(Worker._started) == 1:
+            atexit.register(Worker.close_all)
 
     @classmethod
     def get(cls, kind: str) -> Worker:
@@ -219,6 +223,17 @@ class Worker:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
             self.wait()
+
+    @classmethod
+    def close_all(cls) -> None:
+        """At exit: every worker told to stop (its stdin closed) before any is waited for, so that
+        they finish together rather than one after another (a test process may own five)."""
+        live = [worker for worker in cls._started if worker.process.poll() is None]
+        for worker in live:
+            with contextlib.suppress(OSError):
+                worker.process.stdin.close()
+        for worker in live:
+            worker.wait()
 
 
 class Pending:
@@ -374,7 +389,12 @@ def serve() -> None:
         try:
             verb, arguments, released = receive(requests)
         except EOFError:
-            return
+            # The test process is done with us, and every answer is written and flushed (``send``).
+            # Exit now, skipping the interpreter's teardown of the frameworks loaded here (a second
+            # or more each, at the end of every run, which the test process would wait for).
+            answers.close()
+            sys.stderr.flush()
+            os._exit(0)
         host.release(released)
         try:
             answer = ("ok", host.run(verb, arguments))

@@ -13,9 +13,13 @@ import and every compile once per worker. Instead:
   cannot do this here: it groups by an ``xdist_group`` marker that would have to be added to each
   of two thousand parametrized cases, and with pytest 9.2 and xdist 3.8 its ``@group`` suffix never
   reaches the node ids (the previous benchmark's finding). ``loadscope`` groups by module. So this
-  is ``loadscope`` with the family as the scope, and the families assigned up front to the least
-  loaded worker, largest first, because xdist's own ``loadscope`` hands every worker a second
-  unit at the start and so would import a second family into the worker of the largest one.
+  is ``loadscope`` with the family as the scope, the costliest family first (``handout_order``),
+  one family per worker at the start (xdist's own ``loadscope`` hands every worker a second unit
+  at once, which would import a second family into the worker of the largest one), and the next
+  family to whichever worker is about to run out. The families were once all assigned up front
+  from estimated costs; an estimate off by a factor of five (the converters' and data-parallel
+  cases, which wait on processes of their own) left one of two workers idle for half the run
+  (measured: 52 s against 124 s), and handing them out as workers free up does not depend on it.
 
 Cases that name no implementation (the machinery tests in ``tests/``) form one more unit.
 """
@@ -189,36 +193,37 @@ def family_scheduling() -> type:
             units: dict[str, OrderedDict] = {}
             for nodeid in self.collection:
                 units.setdefault(self._split_scope(nodeid), OrderedDict())[nodeid] = False
-            plan = assign(units, self.nodes)
-            for node in self.nodes:
-                for scope in plan[node]:
-                    self.workqueue[scope] = units[scope]
+            for scope in handout_order(units):
+                self.workqueue[scope] = units[scope]
+            for node in self.nodes:  # one family each; the next when one runs out (LoadScopeScheduling._reschedule)
+                if self.workqueue:
                     self._assign_work_unit(node)
-                node.shutdown()  # every unit is sent: each worker finishes its own and stops
+                else:
+                    node.shutdown()  # more workers than families
+            if not self.workqueue:
+                for node in self.nodes:
+                    if not node.shutting_down:
+                        node.shutdown()
 
     return FamilyScheduling
 
 
-#: Seconds per case of each family relative to the JAX family's, from the benchmark's table of
-#: seconds per implementation (bench/run.py, 2 cores, commit 8aa6f77; the first case of a family
-#: also pays its imports and worker processes): a tinygrad case costs four JAX cases (its graphs
-#: are scheduled in Python, kernels compiled by clang), a TensorFlow case 1.2, a PyTorch case half
-#: (Keras 3 on PyTorch included), Paddle, MLX and ONNX cases a quarter. Only the balance between
-#: workers depends on these numbers, never a result.
-#: The machinery's tests (NO_FAMILY) cost ~25 JAX cases each: many run pytest in a fresh
-#: interpreter (111 tests, 121 s serially).
-RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 1.2, "tinygrad": 4.1, "torch": 0.47, "paddle": 0.27, "mlx": 0.25, "onnx": 0.2,
-                      NO_FAMILY: 25.0}
+#: Seconds per case of each family relative to the JAX family's, from a full run's own test
+#: durations (pytest suites, 2 workers, commit dd6985a; the first case of a family also pays its
+#: imports and worker processes): a tinygrad case costs 1.7 JAX cases (its graphs are scheduled in
+#: Python, kernels compiled by clang), a TensorFlow case 0.8, a PyTorch case a third (Keras 3 on
+#: PyTorch included), Paddle a quarter, MLX and ONNX a tenth. Cases that name no implementation
+#: are the converters' and data-parallel sections' that do not (6 JAX cases each, most of it
+#: waiting on their worker processes) and the machinery's tests in tests/ (~20: many run pytest in
+#: a fresh interpreter). Only the order in which families are handed out depends on these numbers,
+#: never a result.
+RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 0.8, "tinygrad": 1.7, "torch": 0.35, "paddle": 0.25, "mlx": 0.16, "onnx": 0.1,
+                      NO_FAMILY: 10.0}
 
 
-def assign(units: dict[str, dict], nodes: list) -> dict:
-    """Costliest family first, each to the worker with the least estimated work so far.
-    Returns node -> list of scopes."""
-    plan = {node: [] for node in nodes}
-    load = {node: 0.0 for node in nodes}
+def handout_order(units: dict[str, dict]) -> list[str]:
+    """The families, costliest first (estimated: cases x RELATIVE_CASE_COST): the order in which
+    workers take them, each worker the next one when it is about to run out, so that the longest
+    family starts first and the small ones fill the gaps at the end."""
     cost = {scope: len(cases) * RELATIVE_CASE_COST.get(scope, 1.0) for scope, cases in units.items()}
-    for scope in sorted(units, key=lambda s: (-cost[s], s)):
-        node = min(nodes, key=lambda n: load[n])
-        plan[node].append(scope)
-        load[node] += cost[scope]
-    return plan
+    return sorted(units, key=lambda scope: (-cost[scope], scope))
