@@ -8,6 +8,7 @@ package metadata, neither of which imports it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -298,10 +299,14 @@ class Column:
 
 def installed_versions(distributions) -> dict[str, str]:
     """distribution -> its installed version, read from package metadata, or "not installed"."""
-    found = {}
-    for dist in distributions:
-        try:
-            found[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            found[dist] = "not installed"
-    return found
+    return {dist: installed_version(dist) for dist in distributions}
+
+
+@functools.cache
+def installed_version(distribution: str) -> str:
+    """One distribution's version, read once per process: each read parses the package's metadata
+    file, and a run asks for the same few hundreds of times (the matrix's columns and environment)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
