@@ -1,14 +1,16 @@
 """PyTorch ``BatchNorm1d`` under ``DistributedDataParallel`` (gloo, two processes on this machine),
 with DDP's buffer broadcasting on (its default) and off, and ``torch.nn.SyncBatchNorm``.
 
-Each run spawns its two ranks from the ``torch-ddp`` worker (``torch.multiprocessing.spawn``,
-rendezvous in a temporary file, every collective bounded by a 60 s timeout); each rank writes what it
-saw to a JSON file, read back here. What a rank raised (SyncBatchNorm on CPU) is its observation.
+The runs share two ranks spawned from the ``torch-ddp`` worker (``torch.multiprocessing.spawn``,
+rendezvous in a temporary file, every collective bounded by a 60 s timeout), which train every run in
+turn; each rank writes what it saw to a JSON file, read back here. What a rank raised in a run
+(SyncBatchNorm on CPU) is that run's observation.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -24,38 +26,59 @@ from .jax_pmap import LOCAL
 COLLECTIVE_TIMEOUT_S = 60
 
 
-def _rank(rank: int, world: int, init: str, out: str, options: dict, scenarios: list, epsilon: float) -> None:
-    """One rank: for each scenario (steps, decay), a fresh layer under DDP trained on this rank's slices."""
-    import torch
+def _rank(rank: int, world: int, init: str, out: str, runs: dict, scenarios: list, epsilon: float) -> None:
+    """One rank: for each run (its DDP options) and each of its scenarios (steps, decay), a fresh
+    layer under DDP trained on this rank's slices; what a run raised is that run's result."""
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT_S))
-    try:
-        result = {"scenarios": []}
-        for steps, decay in scenarios:
-            layer = torch.nn.BatchNorm1d(len(steps[0][rank][0]), momentum=1.0 - decay, eps=epsilon)
-            if options.get("sync"):
-                layer = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(layer))[0]
-            model = torch.nn.parallel.DistributedDataParallel(layer, broadcast_buffers=options.get("broadcast_buffers", True))
-            model.train()
-            seen = []
-            for batches in steps:
-                output = model(torch.tensor(batches[rank], dtype=torch.float32))
-                saved = model.module.state_dict()  # what this rank would save as a checkpoint
-                running = {"mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()}
-                model.eval()  # inference through the DDP wrapper, as an evaluation loop runs it
-                with torch.no_grad():
-                    inference = model(torch.tensor(batches[0], dtype=torch.float32))
-                model.train()
-                seen.append({"output": output.detach().double().numpy().tolist(), **running,
-                             "read": {"mean": saved["running_mean"].double().tolist(), "variance": saved["running_var"].double().tolist()},
-                             "inference": inference.double().numpy().tolist()})
-            result["scenarios"].append(seen)
-    except Exception as error:  # the framework's refusal is the run's observation
-        result = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
-    Path(out, f"{rank}.json").write_text(json.dumps(result))
+    results = {}
+    for name, options in runs.items():
+        try:
+            results[name] = {"scenarios": [_scenario(rank, options, steps, decay, epsilon) for steps, decay in scenarios]}
+        except Exception as error:  # the framework's refusal is the run's observation
+            results[name] = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
+    Path(out, f"{rank}.json").write_text(json.dumps(results))
     dist.destroy_process_group()
+
+
+def _scenario(rank: int, options: dict, steps: list, decay: float, epsilon: float) -> list[dict]:
+    import torch
+
+    layer = torch.nn.BatchNorm1d(len(steps[0][rank][0]), momentum=1.0 - decay, eps=epsilon)
+    if options.get("sync"):
+        layer = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(layer))[0]
+    model = torch.nn.parallel.DistributedDataParallel(layer, broadcast_buffers=options.get("broadcast_buffers", True))
+    model.train()
+    seen = []
+    for batches in steps:
+        output = model(torch.tensor(batches[rank], dtype=torch.float32))
+        saved = model.module.state_dict()  # what this rank would save as a checkpoint
+        running = {"mean": layer.running_mean.double().tolist(), "variance": layer.running_var.double().tolist()}
+        model.eval()  # inference through the DDP wrapper, as an evaluation loop runs it
+        with torch.no_grad():
+            inference = model(torch.tensor(batches[0], dtype=torch.float32))
+        model.train()
+        seen.append({"output": output.detach().double().numpy().tolist(), **running,
+                     "read": {"mean": saved["running_mean"].double().tolist(), "variance": saved["running_var"].double().tolist()},
+                     "inference": inference.double().numpy().tolist()})
+    return seen
+
+
+@functools.cache
+def _spawned(runs_json: str, scenarios_json: str, epsilon: float) -> dict[str, list[dict]]:
+    """run name -> each rank's result, for every run of ``runs_json`` from one pair of spawned ranks:
+    a spawn costs both ranks a PyTorch import (~3 s), so the DDP runs of a suite share one, made by
+    whichever is asked first (kept for this worker process's life; the others read it)."""
+    import torch.multiprocessing as mp
+
+    runs, scenarios = json.loads(runs_json), json.loads(scenarios_json)
+    replicas = len(scenarios[0][0][0])
+    with tempfile.TemporaryDirectory() as folder:
+        mp.spawn(_rank, nprocs=replicas, join=True, args=(replicas, f"file://{folder}/rendezvous", folder, runs, scenarios, epsilon))
+        ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(replicas)]
+    return {name: [r[name] for r in ranks] for name in runs}
 
 
 class RankError(RuntimeError):
@@ -73,16 +96,10 @@ class TorchDdp(DataParallel):
         return self.scenarios([(steps, decay)], epsilon)[0]
 
     def scenarios(self, scenarios: list, epsilon: float) -> list[list[dict]]:
-        """``steps`` for each (steps, decay) of ``scenarios``, all in one pair of spawned ranks: a spawn
-        costs both ranks a PyTorch import (~3 s)."""
-        import torch.multiprocessing as mp
-
-        replicas = len(scenarios[0][0][0])
+        """``steps`` for each (steps, decay) of ``scenarios``, in the pair of ranks every DDP run shares (``_spawned``)."""
         as_lists = [([[np.asarray(batch).tolist() for batch in batches] for batches in steps], decay) for steps, decay in scenarios]
-        with tempfile.TemporaryDirectory() as folder:
-            mp.spawn(_rank, nprocs=replicas, join=True,
-                     args=(replicas, f"file://{folder}/rendezvous", folder, self.options, as_lists, epsilon))
-            ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(replicas)]
+        runs = {run.__name__: run.options for run in (*SHARED_SPAWN, type(self))}
+        ranks = _spawned(json.dumps(runs, sort_keys=True), json.dumps(as_lists), epsilon)[type(self).__name__]
         errors = [r["error"] for r in ranks if "error" in r]
         if errors:
             raise RankError(errors[0])
@@ -113,3 +130,7 @@ class TorchSyncBatchNorm(TorchDdp):
     options = {"sync": True}
     # torch 2.13.0: DistributedDataParallel refuses it at construction on CPU (measured)
     declared = DATA_PARALLEL.every_row("cannot run (RankError: ValueError: SyncBatchNorm layers only work with GPU modules)")
+
+
+#: The runs whose ranks one spawn serves (``_spawned``).
+SHARED_SPAWN = (TorchDdp, TorchDdpBroadcast, TorchSyncBatchNorm)
