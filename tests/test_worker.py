@@ -113,6 +113,7 @@ def test_a_data_parallel_worker_killed_mid_run_fails_the_run_and_leaves_no_rank_
     """The torch-ddp worker spawns two ranks (parallel/torch_ddp.py); killed in the middle, its run
     fails with the worker's error, its ranks die with it, and the next request gets a fresh worker."""
     pytest.importorskip("torch")
+    Worker.get("torch-ddp").kill()  # a fresh worker: one that ran the DDP runs keeps their results and spawns no ranks
     worker = Worker.get("torch-ddp")
     group = worker.process.pid
     pending = worker.submit("call", "suites.parallel_checks:observe", "torch-ddp-no_broadcast")
