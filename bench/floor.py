@@ -10,7 +10,9 @@ graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensor
 Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, Paddle, whose
 import crashes an interpreter that imported TensorFlow, and the conversion paths (``converters``:
 one export with each of torch.onnx's exporters and with Keras 3's ONNX export, and onnx2torch's
-import), which the suite runs in a worker of their own.
+import), which the suite runs in a worker of their own, and the data-parallel runs' set-ups
+(``parallel``: Flax under ``pmap`` on two JAX devices, Keras under ``MirroredStrategy`` on two logical
+TensorFlow devices, two spawned gloo ranks of PyTorch DDP), each one step.
 """
 
 import os
@@ -22,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-FAMILIES = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad", "converters")
+FAMILIES = ("tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad", "converters", "parallel")
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 
 TF1 = (
@@ -57,9 +59,41 @@ CONVERTERS = (
     "try:\n    import onnx2torch\n"
     "except Exception:\n    pass\n"
 )
+PMAP = (
+    "import jax, numpy as np, flax.linen as nn\n"
+    "layer = nn.BatchNorm(use_running_average=False, axis_name='replicas')\n"
+    "variables = nn.BatchNorm(use_running_average=False).init(jax.random.key(0), np.ones((4, 4), 'float32'))\n"
+    "replicated = jax.tree_util.tree_map(lambda leaf: np.stack([leaf] * 2), variables)\n"
+    "step = jax.pmap(lambda v, b: layer.apply(v, b, mutable=['batch_stats']), axis_name='replicas')\n"
+    "jax.block_until_ready(step(replicated, np.ones((2, 4, 4), 'float32')))\n"
+)
+MIRRORED = (
+    "import numpy as np, tensorflow as tf, keras\n"
+    "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+    "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+    "strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])\n"
+    "with strategy.scope():\n"
+    "    layer = keras.layers.BatchNormalization(synchronized=True)\n"
+    "    layer.build((None, 4))\n"
+    "step = tf.function(lambda v: strategy.run(lambda b: layer(b, training=True), args=(v,)))\n"
+    "step(strategy.experimental_distribute_values_from_function(lambda c: tf.ones((4, 4))))\n"
+)
+#: forked ranks, the least two ranks cost (the suite spawns them, as PyTorch's guides do, and pays their imports)
+DDP = (
+    "import os, tempfile, torch, torch.distributed as dist, torch.multiprocessing as mp\n"
+    "def rank(r, init):\n"
+    "    dist.init_process_group('gloo', init_method=init, rank=r, world_size=2)\n"
+    "    torch.nn.parallel.DistributedDataParallel(torch.nn.BatchNorm1d(4))(torch.ones(4, 4))\n"
+    "    dist.destroy_process_group()\n"
+    "if __name__ == '__main__':\n"
+    "    with tempfile.TemporaryDirectory() as folder:\n"
+    "        mp.start_processes(rank, nprocs=2, args=(f'file://{folder}/rendezvous',), start_method='fork')\n"
+)
 #: family -> (environment, code) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
 OWN_PROCESS = {
     "converters": [({}, CONVERTERS)],
+    # the data-parallel runs' set-ups: two JAX devices, two logical TensorFlow devices, two gloo ranks
+    "parallel": [({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, PMAP), ({}, MIRRORED), ({}, DDP)],
     "paddle": [({}, PADDLE)],
     "tensorflow": [({"TF_USE_LEGACY_KERAS": "1"}, TF1)],
     "jax": [({"KERAS_BACKEND": "jax"}, KERAS3)],
