@@ -31,10 +31,18 @@ def read_keras(model, warnings: tuple[str, ...] = ()) -> Artifact:
     return Artifact(operators, norms, model, warnings)
 
 
-class TorchToOnnxToKeras(Converter):
+class ToKeras(Converter):
+    """A path whose artifact is a Keras model, run as one is called."""
+
+    target = "keras"
+
+    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(artifact.native([batch.astype(np.float32)]), np.float64)
+
+
+class TorchToOnnxToKeras(ToKeras):
     id = "torch-to-onnx-to-keras"
     frameworks = ("torch", "onnx", "tensorflow")
-    target = "keras"
     # onnx2keras maps the node onto keras.layers.BatchNormalization(momentum=<the node's>, epsilon=<the
     # node's>, axis=1) with its four tensors: Keras's momentum weighs the old value, as ONNX's does
     declared = {
@@ -56,14 +64,10 @@ class TorchToOnnxToKeras(Converter):
         name = exported.native.graph.input[0].name
         return read_keras(onnx_to_keras(exported.native, [name], verbose=False), exported.warnings)
 
-    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(artifact.native([batch.astype(np.float32)]), np.float64)
 
-
-class TorchToKerasNobuco(Converter):
+class TorchToKerasNobuco(ToKeras):
     id = "torch-to-keras-nobuco"
     frameworks = ("torch", "tensorflow")
-    target = "keras"
     # nobuco 0.17.0 imports keras.src.engine.keras_tensor, which Keras 3 does not have (measured)
     declared = CONVERTERS.every_row("cannot run (ModuleNotFoundError)")
 
@@ -76,14 +80,10 @@ class TorchToKerasNobuco(Converter):
                                               outputs_channel_order=nobuco.ChannelOrder.PYTORCH)
         return read_keras(keras_model)
 
-    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(artifact.native([batch.astype(np.float32)]), np.float64)
 
-
-class TorchToKerasPytorch2keras(Converter):
+class TorchToKerasPytorch2keras(ToKeras):
     id = "torch-to-keras-pytorch2keras"
     frameworks = ("torch", "tensorflow")
-    target = "keras"
     # pytorch2keras 0.2.4 (its latest) imports onnx.optimizer, which onnx removed in 1.9 (measured)
     declared = CONVERTERS.every_row("cannot run (ImportError)")
 
@@ -93,6 +93,3 @@ class TorchToKerasPytorch2keras(Converter):
 
         keras_model = pytorch_to_keras(model, torch.from_numpy(example), [example.shape[1:]], verbose=False)
         return read_keras(keras_model)
-
-    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
-        return np.asarray(artifact.native([batch.astype(np.float32)]), np.float64)
