@@ -61,7 +61,9 @@ def observe(path_id: str) -> dict[str, tuple[str, str]]:
         return _observe(PATHS[path_id].load()())
     except Exception as error:  # a path that cannot run with the pinned versions: its error is the fact
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        where = traceback.extract_tb(error.__traceback__)[-1]
+        # where the converter raised: the original error where a path restated it (``raise ... from``),
+        # named by its package's path, never the machine's (the matrix is committed)
+        where = traceback.extract_tb((error.__cause__ or error).__traceback__)[-1]
         evidence = f"{type(error).__name__}: {message} (raised in {where.filename.split('site-packages/')[-1]}:{where.lineno})"
         return {row: (f"cannot run ({type(error).__name__})", evidence) for row in ROW_IDS}
 
