@@ -11,6 +11,7 @@ the target. A path that cannot run with the pinned versions gives its error as e
 
 from __future__ import annotations
 
+import re
 import traceback
 
 import numpy as np
@@ -60,9 +61,10 @@ def observe(path_id: str) -> dict[str, tuple[str, str]]:
     try:
         return _observe(PATHS[path_id].load()())
     except Exception as error:  # a path that cannot run with the pinned versions: its error is the fact
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        # where the converter raised: the original error where a path restated it (``raise ... from``),
-        # named by its package's path, never the machine's (the matrix is committed)
+        # Files are named by their path in their package, never on this machine (the matrix is
+        # committed, and a fresh clone's run must reproduce it): in the message, and where the
+        # converter raised (the original error where a path restated it, ``raise ... from``).
+        message = re.sub(r"[^\s(]*site-packages/", "", str(error).strip().splitlines()[0] if str(error).strip() else "")
         where = traceback.extract_tb((error.__cause__ or error).__traceback__)[-1]
         evidence = f"{type(error).__name__}: {message} (raised in {where.filename.split('site-packages/')[-1]}:{where.lineno})"
         return {row: (f"cannot run ({type(error).__name__})", evidence) for row in ROW_IDS}
