@@ -39,7 +39,10 @@ def _rank(rank: int, world: int, init: str, out: str, runs: dict, scenarios: lis
             results[name] = {"scenarios": [_scenario(rank, options, steps, decay, epsilon) for steps, decay in scenarios]}
         except Exception as error:  # the framework's refusal is the run's observation
             results[name] = {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"}
-    Path(out, f"{rank}.json").write_text(json.dumps(results))
+    written = Path(out, f"{rank}.json.part")
+    written.write_text(json.dumps(results))
+    written.rename(written.with_suffix(""))  # whole or absent: a rank may die after this (see _spawned)
+    dist.barrier()  # neither rank tears gloo down while the other may still use it
     dist.destroy_process_group()
 
 
@@ -76,7 +79,14 @@ def _spawned(runs_json: str, scenarios_json: str, epsilon: float) -> dict[str, l
     runs, scenarios = json.loads(runs_json), json.loads(scenarios_json)
     replicas = len(scenarios[0][0][0])
     with tempfile.TemporaryDirectory() as folder:
-        mp.spawn(_rank, nprocs=replicas, join=True, args=(replicas, f"file://{folder}/rendezvous", folder, runs, scenarios, epsilon))
+        try:
+            mp.spawn(_rank, nprocs=replicas, join=True, args=(replicas, f"file://{folder}/rendezvous", folder, runs, scenarios, epsilon))
+        except mp.ProcessExitedException:
+            # Seen once, on a loaded machine: a rank killed by SIGABRT as gloo was torn down, after
+            # both ranks had written what they saw. Their observations stand; a rank that died
+            # before writing its file is the run's error.
+            if not all(Path(folder, f"{r}.json").exists() for r in range(replicas)):
+                raise
         ranks = [json.loads(Path(folder, f"{r}.json").read_text()) for r in range(replicas)]
     return {name: [r[name] for r in ranks] for name in runs}
 
