@@ -109,6 +109,22 @@ def test_a_submitted_request_that_hangs_fails_with_the_timeout_and_so_does_the_o
     assert Worker.get(KIND).call("sleep", 0) is None
 
 
+def test_at_exit_every_worker_is_closed_and_exits_cleanly(monkeypatch):
+    """``Worker.close_all`` (registered with atexit) tells every live worker to stop, then waits:
+    each exits with code 0 once its stdin closes, and none is left running."""
+    monkeypatch.setattr(Worker, "_started", [])  # only this test's workers: the run's own keep serving
+    kinds = (KIND, KIND + "-second")
+    for kind in kinds:
+        monkeypatch.setitem(WORKERS, kind, WorkerKind())
+    workers = [Worker.get(kind) for kind in kinds]
+    for started in workers:
+        assert started.call("sleep", 0) is None
+    Worker.close_all()
+    assert [started.process.returncode for started in workers] == [0, 0]
+    for kind in kinds:
+        Worker._running.pop(kind, None)
+
+
 def test_a_data_parallel_worker_killed_mid_run_fails_the_run_and_leaves_no_rank_behind():
     """The torch-ddp worker spawns two ranks (parallel/torch_ddp.py); killed in the middle, its run
     fails with the worker's error, its ranks die with it, and the next request gets a fresh worker."""
