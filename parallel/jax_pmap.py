@@ -13,6 +13,8 @@ refusal is the uneven row's observation.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from reports.matrix import DATA_PARALLEL
@@ -71,18 +73,21 @@ class PmapRun(DataParallel):
     #: The replicas' axis the layer is told of, or None.
     axis_name: str | None = None
 
+    @abc.abstractmethod
     def initial(self, batch: np.ndarray, decay: float, epsilon: float):
-        raise NotImplementedError
+        """The layer's variables as one replica holds them, initialized outside ``pmap``."""
 
+    @abc.abstractmethod
     def replica(self, variables, batch):
-        raise NotImplementedError
+        """One replica's training step inside ``pmap``: (output, new variables)."""
 
+    @abc.abstractmethod
     def infer(self, variables, batch):
         """One replica's inference-mode output inside ``pmap``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def moving(self, variables) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """The moving mean and variance the (stacked) variables hold, as inference reads them."""
 
     def steps(self, steps: list, decay: float, epsilon: float) -> list[dict]:
         import jax
