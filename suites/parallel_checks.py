@@ -60,10 +60,10 @@ def observe(run_id: str) -> dict[str, tuple[str, str]]:
                        else "each replica's own" if np.allclose(output, local, atol=1e-4) else "other")
     means, variances = channel0(first["mean"]), channel0(first["variance"])
     local_variance = float(REPLICAS[0].var())  # each replica's: 0.5
-    if np.allclose(means, global_mean) and _correction(variances, global_variance):
-        combined, count = "pooled over all replicas", _correction(variances, global_variance)
-    elif np.allclose(means, global_mean) and _correction(variances, local_variance):
-        combined, count = "mean of the replicas' variances", _correction(variances, local_variance)
+    if np.allclose(means, global_mean) and (count := _correction(variances, global_variance)):
+        combined = "pooled over all replicas"
+    elif np.allclose(means, global_mean) and (count := _correction(variances, local_variance)):
+        combined = "mean of the replicas' variances"
     elif np.allclose(means, [b.mean() for b in REPLICAS]):
         combined, count = "not combined", _correction(variances, local_variance) or "other"
     else:
@@ -77,7 +77,7 @@ def observe(run_id: str) -> dict[str, tuple[str, str]]:
     return {"normalizes_with": (normalizes_with, evidence), "combined_variance": (combined, evidence),
             "replicas_agree": (agree, evidence), "unbiased_count": (count, evidence),
             "uneven_replicas": _uneven(uneven, channel0), "read_outside": _read_outside(first, means, variances, channel0),
-            "inference": _inference(first, means, variances, channel0),
+            "inference": _inference(first, means, variances),
             "next_step": _next_step(run_id, two, channel0)}
 
 
@@ -88,20 +88,22 @@ def _uneven(uneven, channel0) -> tuple[str, str]:
     (step,) = uneven
     means = channel0(step["mean"])
     pooled = np.concatenate(UNEVEN)
-    weighted, equal = float(pooled.mean()), float(np.mean([b.mean() for b in UNEVEN]))
+    own = [float(b.mean()) for b in UNEVEN]
+    weighted, equal = float(pooled.mean()), float(np.mean(own))
     if np.allclose(means, weighted):
         observed = "weighted by count"
     elif np.allclose(means, equal):
         observed = "each replica weighs the same"
-    elif np.allclose(means, [b.mean() for b in UNEVEN]):
+    elif np.allclose(means, own):
         observed = "not combined"
     else:
         observed = "other"
     return observed, (f"replicas [-1, 0, 1, 0, -1, 1] and [9, 11], decay 0: moving mean per replica {means.tolist()} "
-                      f"(weighted by count: {weighted:g}; each replica weighing the same: {equal:g}; each its own: 0 and 10)")
+                      f"(weighted by count: {weighted:g}; each replica weighing the same: {equal:g}; each its own: "
+                      f"{own[0]:g} and {own[1]:g})")
 
 
-def _inference(first: dict, means: np.ndarray, variances: np.ndarray, channel0) -> tuple[str, str]:
+def _inference(first: dict, means: np.ndarray, variances: np.ndarray) -> tuple[str, str]:
     """Each replica's inference output on replica 0's batch after the decay-0 step, against that batch
     normalized with each replica's own moving statistics (gamma 1, beta 0: the layers' initial ones)."""
     batch = REPLICAS[0][:, 0].astype(np.float64)

@@ -74,10 +74,10 @@ def normalized(mean, variance):
 ])
 def test_inference_on_replicas_that_hold_different_statistics(inference, reading):
     first = {"inference": np.array(inference)}
-    assert parallel_checks._inference(first, np.array([0.0, 10.0]), np.array([0.5, 0.5]), channel0)[0] == reading
+    assert parallel_checks._inference(first, np.array([0.0, 10.0]), np.array([0.5, 0.5]))[0] == reading
 
 
 def test_inference_on_replicas_that_agree():
     first = {"inference": np.array([normalized(5.0, 25.5)] * 2)}
-    reading = parallel_checks._inference(first, np.array([5.0, 5.0]), np.array([25.5, 25.5]), channel0)[0]
+    reading = parallel_checks._inference(first, np.array([5.0, 5.0]), np.array([25.5, 25.5]))[0]
     assert reading == "the same on every replica"
