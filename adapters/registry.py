@@ -44,10 +44,13 @@ class WorkerKind:
     env: what the worker's environment sets before anything is imported there.
     imports: what the worker imports as soon as it starts, before its first request, so that the
         framework import overlaps the test process's work when the worker is started early.
+    hidden: installed packages the worker's framework would import and never use, made
+        unimportable there (an ImportError, as where they are not installed).
     """
 
     env: dict[str, str] = field(default_factory=dict)
     imports: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
 
 
 WORKERS = {
@@ -55,7 +58,10 @@ WORKERS = {
     "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras")),
     # Keras 3 reads its backend once, at import
     "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",)),
-    "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",)),
+    # Keras 3.15 imports JAX wherever it is installed, for its Orbax checkpoint callback alone
+    # (keras/src/callbacks/orbax_checkpoint.py, in a try/except ImportError): on the PyTorch backend
+    # that is ~110 MiB and 0.3 s of a worker that never calls it (measured)
+    "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",), hidden=("jax",)),
     # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
     "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
     # conversion paths import their source and target together (converters/), which a family's

@@ -121,7 +121,8 @@ class Worker:
 
         self.kind = kind
         self.stderr = tempfile.TemporaryFile()
-        env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports))
+        env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports),
+                   BNPARITY_WORKER_HIDDEN=",".join(WORKERS[kind].hidden))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         # A session of its own: killing it kills what it started too (the ranks of a data-parallel run).
         self.process = subprocess.Popen(
@@ -382,6 +383,8 @@ def serve() -> None:
     os.dup2(2, 1)  # whatever a framework prints goes to stderr, never into the answers
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the test process, which then closes us
+    for module in filter(None, os.environ.get("BNPARITY_WORKER_HIDDEN", "").split(",")):
+        sys.modules[module] = None  # ``import module`` raises ImportError here (WorkerKind.hidden)
     for module in filter(None, os.environ.get("BNPARITY_WORKER_IMPORTS", "").split(",")):
         importlib.import_module(module)  # the framework import, while the test process works on
     requests, host = sys.stdin.buffer.fileno(), Host()
