@@ -19,7 +19,7 @@ from reports.matrix import CONVERTERS
 
 from .base import Artifact, Converter, folding
 from .onnx_artifact import read_onnx, run_onnx
-from .onnx_torch import onnx_to_torch, run_torch
+from .onnx_torch import OnnxToTorch
 
 #: What tf2onnx leaves of an inference BatchNorm (measured): its arithmetic, y = x * a + b, as a Mul and
 #: an Add (after a Dense, the Dense's bias joins the Add; after a Conv, all of it is in the Conv's
@@ -98,17 +98,10 @@ class TfKerasTf2onnx(KerasTf2onnx):
     declared = FOLDED
 
 
-class KerasToOnnxToTorch(KerasExport):
+class KerasToOnnxToTorch(OnnxToTorch):
     """Keras 3's ONNX export, then ``onnx2torch``: the chain Keras -> ONNX -> PyTorch."""
 
     id = "tensorflow-keras3-to-onnx-to-torch"
     frameworks = ("tensorflow", "onnx", "torch")
-    target = "torch"
-    # onnx2torch cannot be imported beside the CPU build of the pinned torch (converters/onnx_torch.py)
-    declared = CONVERTERS.every_row("cannot run (RuntimeError)")
-
-    def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
-        return onnx_to_torch(super().convert(model, example, training), training)
-
-    def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
-        return run_torch(artifact, batch)
+    source = "keras"
+    exporter = KerasExport

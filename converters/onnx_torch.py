@@ -1,9 +1,12 @@
-"""ONNX -> PyTorch with ``onnx2torch``, on the ONNX that PyTorch's TorchScript exporter writes without
-constant folding (so a BatchNormalization node is there to convert): the chain PyTorch -> ONNX ->
-PyTorch. onnx2torch imports torchvision, so the path needs the torchvision built for the pinned
-torch; where that cannot run, the error is this path's observation."""
+"""ONNX -> PyTorch with ``onnx2torch``, at the end of a chain (``OnnxToTorch``): here on the ONNX that
+PyTorch's TorchScript exporter writes without constant folding (so a BatchNormalization node is
+there to convert), the chain PyTorch -> ONNX -> PyTorch; ``keras_onnx.py`` has Keras -> ONNX ->
+PyTorch. onnx2torch imports torchvision, so a chain needs the torchvision built for the pinned
+torch; where that cannot run, the error is the chain's observation."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,17 +40,25 @@ def run_torch(artifact: Artifact, batch: np.ndarray) -> np.ndarray:
         return artifact.native(torch.from_numpy(batch.astype(np.float32))).double().numpy()
 
 
-class TorchToOnnxToTorch(Converter):
-    id = "torch-to-onnx-to-torch"
-    frameworks = ("torch", "onnx")
+class OnnxToTorch(Converter):
+    """A chain that ends in ``onnx2torch``: the ONNX its ``exporter`` writes, converted to a PyTorch module."""
+
     target = "torch"
+    #: The path that writes the ONNX this chain converts.
+    exporter: ClassVar[type[Converter]]
     # onnx2torch 1.5.15 imports torchvision; the torchvision for torch 2.13.0 (0.28.0, the only one
     # on PyPI) is built against CUDA torch and does not load against the CPU build:
     # "RuntimeError: operator torchvision::nms does not exist" (measured, at import)
     declared = CONVERTERS.every_row("cannot run (RuntimeError)")
 
     def convert(self, model, example: np.ndarray, training: bool = False) -> Artifact:
-        return onnx_to_torch(TorchToOnnxTorchScriptUnfolded().convert(model, example, training), training)
+        return onnx_to_torch(self.exporter().convert(model, example, training), training)
 
     def run(self, artifact: Artifact, batch: np.ndarray) -> np.ndarray:
         return run_torch(artifact, batch)
+
+
+class TorchToOnnxToTorch(OnnxToTorch):
+    id = "torch-to-onnx-to-torch"
+    frameworks = ("torch", "onnx")
+    exporter = TorchToOnnxTorchScriptUnfolded
