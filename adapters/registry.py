@@ -9,9 +9,11 @@ package metadata, neither of which imports it.
 from __future__ import annotations
 
 import functools
+import glob
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .base import Adapter
 
+#: The repository's root: where bnparity's modules and its environments of their own (ENVIRONMENTS) are.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The families, each a ``-k`` word and a marker: bnparity's own, then those of implementations
 #: registered from outside (``register``), appended as they come.
 FRAMEWORKS = ["tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad"]
@@ -38,6 +42,39 @@ EXECUTION_MODES = {
 
 
 @dataclass(frozen=True)
+class Environment:
+    """A virtual environment of its own, beside bnparity's, for a package whose exact pins conflict with
+    the frameworks bnparity pins (onnx2tf pins an older TensorFlow, ONNX and NumPy). ``.ci/run`` builds
+    it in the repository from its requirements file; a worker kind that names it runs its interpreter.
+
+    directory: the environment, relative to the repository root.
+    requirements: its pinned requirements, relative to the repository root.
+    """
+
+    directory: str
+    requirements: str
+
+    @property
+    def python(self) -> str:
+        return os.path.join(ROOT, self.directory, "bin", "python")
+
+    def built(self) -> bool:
+        return os.access(self.python, os.X_OK)
+
+    def how_to_build(self) -> str:
+        return f"python3 -m venv {self.directory} && {self.directory}/bin/pip install -r {self.requirements}"
+
+    def version(self, distribution: str) -> str:
+        """``distribution``'s version in this environment, read from its package metadata (nothing is imported)."""
+        found = next(iter(importlib.metadata.distributions(
+            name=distribution, path=glob.glob(os.path.join(ROOT, self.directory, "lib", "python*", "site-packages")))), None)
+        return found.version if found is not None else "not installed"
+
+
+ENVIRONMENTS = {"onnx2tf": Environment(".venv-onnx2tf", "environments/onnx2tf.txt")}
+
+
+@dataclass(frozen=True)
 class WorkerKind:
     """A worker process for implementations that need a process-wide switch (``adapters.worker``).
 
@@ -46,11 +83,14 @@ class WorkerKind:
         framework import overlaps the test process's work when the worker is started early.
     hidden: installed packages the worker's framework would import and never use, made
         unimportable there (an ImportError, as where they are not installed).
+    environment: the environment of its own (one of ENVIRONMENTS) whose interpreter the worker runs,
+        or None for the test process's.
     """
 
     env: dict[str, str] = field(default_factory=dict)
     imports: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
+    environment: str | None = None
 
 
 WORKERS = {
@@ -73,6 +113,8 @@ WORKERS = {
     "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",)),
     # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
     "torch-ddp": WorkerKind({}, ("torch",)),
+    # onnx2tf, in its own environment (ENVIRONMENTS): it pins TensorFlow 2.19, beside bnparity's 2.21
+    "onnx2tf": WorkerKind({"TF_CPP_MIN_LOG_LEVEL": "3"}, ("onnx2tf",), environment="onnx2tf"),
 }
 
 
@@ -286,6 +328,10 @@ class Column:
     target: str  #: "module:Class" of what runs it
     distributions: tuple[str, ...]  #: the packages it runs, whose versions the matrix states
     frameworks: tuple[str, ...]  #: the framework families it needs (their markers select it)
+    #: The environment of its own (one of ENVIRONMENTS) where part of it runs, and the packages it runs
+    #: there, whose versions the matrix states as "<package> (<environment>)".
+    environment: str | None = None
+    environment_distributions: tuple[str, ...] = ()
 
     def __post_init__(self):
         unknown = [f for f in self.frameworks if f not in FRAMEWORKS]
@@ -297,10 +343,21 @@ class Column:
         return getattr(importlib.import_module(module), name)
 
     def versions(self) -> dict[str, str]:
-        return installed_versions(self.distributions)
+        found = installed_versions(self.distributions)
+        if self.environment is not None:
+            env = ENVIRONMENTS[self.environment]
+            found.update({f"{d} ({env.directory})": env.version(d) for d in self.environment_distributions})
+        return found
 
     def missing(self) -> list[str]:
         return [d for d, v in self.versions().items() if v == "not installed"]
+
+    def how_to_install(self, extra: str) -> str:
+        """What installs what ``missing`` names: the extra, and the environment of its own where it has one."""
+        how = f"pip install -e '.[{extra}]'"
+        if self.environment is not None:
+            how += f"; {ENVIRONMENTS[self.environment].how_to_build()}"
+        return how
 
 
 def installed_versions(distributions) -> dict[str, str]:

@@ -47,8 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import TypedArray
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .registry import ROOT
 HEADER = struct.Struct("<Q")
 #: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
 DEFAULT_TIMEOUT_S = 300.0
@@ -117,16 +116,23 @@ class Worker:
     _started: ClassVar[list[Worker]] = []
 
     def __init__(self, kind: str):
-        from .registry import WORKERS
+        from .registry import ENVIRONMENTS, WORKERS
 
         self.kind = kind
         self.stderr = tempfile.TemporaryFile()
+        python = sys.executable
+        if WORKERS[kind].environment is not None:
+            environment = ENVIRONMENTS[WORKERS[kind].environment]
+            if not environment.built():
+                raise WorkerError(f"the {kind} worker runs in the environment {environment.directory}, which is not built "
+                                  f"({environment.python} is missing): {environment.how_to_build()}")
+            python = environment.python
         env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports),
                    BNPARITY_WORKER_HIDDEN=",".join(WORKERS[kind].hidden))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         # A session of its own: killing it kills what it started too (the ranks of a data-parallel run).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [python, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.stderr, env=env, cwd=ROOT, start_new_session=True,
         )
         #: Handles of layers whose adapters are gone, sent with the next request so the worker drops

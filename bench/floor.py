@@ -9,8 +9,9 @@ first so that it overlaps with the rest, as the suite's worker processes may: Te
 graph-mode layer (``TF_USE_LEGACY_KERAS=1``, eager execution off) for the tensorflow family,
 Keras 3 on JAX for the jax family, Keras 3 on PyTorch for the torch family, Paddle, whose
 import crashes an interpreter that imported TensorFlow, and the conversion paths (``converters``:
-one export with each of torch.onnx's exporters and with Keras 3's ONNX export, and onnx2torch's
-import), which the suite runs in a worker of their own, and the data-parallel runs' set-ups
+one export with each of torch.onnx's exporters and with Keras 3's ONNX export, onnx2torch's
+import, and onnx2tf's conversion of one node by the interpreter of its environment of its own),
+which the suite runs in workers of their own, and the data-parallel runs' set-ups
 (``parallel``: Flax under ``pmap`` on two JAX devices, Keras under ``MirroredStrategy`` on two logical
 TensorFlow devices, two spawned gloo ranks of PyTorch DDP), each one step.
 """
@@ -89,9 +90,23 @@ DDP = (
     "    with tempfile.TemporaryDirectory() as folder:\n"
     "        mp.start_processes(rank, nprocs=2, args=(f'file://{folder}/rendezvous',), start_method='fork')\n"
 )
-#: family -> (environment, code) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
+#: onnx2tf, in its environment of its own (environments/onnx2tf.txt): one BatchNormalization node converted
+ONNX2TF = (
+    "import os, tempfile, numpy as np, onnx, onnx2tf\n"
+    "from onnx import TensorProto, helper, numpy_helper\n"
+    "tensors = [numpy_helper.from_array(np.full(4, v, np.float32), n) for n, v in (('s', 1), ('b', 0), ('m', 0), ('v', 1))]\n"
+    "node = helper.make_node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'])\n"
+    "graph = helper.make_graph([node], 'bn', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [8, 4])],\n"
+    "                          [helper.make_tensor_value_info('y', TensorProto.FLOAT, [8, 4])], tensors)\n"
+    "model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 15)])\n"
+    "with tempfile.TemporaryDirectory() as folder:\n"
+    "    onnx2tf.convert(onnx_graph=model, output_folder_path=folder, non_verbose=True)(np.ones((8, 4), np.float32))\n"
+)
+#: The interpreter of onnx2tf's environment, where .ci/run builds it.
+ONNX2TF_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv-onnx2tf", "bin", "python")
+#: family -> (environment, code[, interpreter]) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
 OWN_PROCESS = {
-    "converters": [({}, CONVERTERS)],
+    "converters": [({}, CONVERTERS), ({"TF_CPP_MIN_LOG_LEVEL": "3"}, ONNX2TF, ONNX2TF_PYTHON)],
     # the data-parallel runs' set-ups: two JAX devices, two logical TensorFlow devices, two gloo ranks
     "parallel": [({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, PMAP), ({}, MIRRORED), ({}, DDP)],
     "paddle": [({}, PADDLE)],
@@ -171,12 +186,21 @@ def tinygrad() -> None:
         TinyJit(lambda v: layer(v).realize())(Tensor(x).realize()).numpy()
 
 
+def start(env: dict, code: str, python: str = sys.executable) -> subprocess.Popen | None:
+    """``code`` run by ``python``, started now; None where that interpreter's environment is not built
+    (the suite skips what needs it too)."""
+    if not os.access(python, os.X_OK):
+        print(f"floor: {python} is not built, left out", file=sys.stderr)
+        return None
+    return subprocess.Popen([python, "-c", code], env=dict(os.environ, **env), stderr=subprocess.DEVNULL)
+
+
 def main(families: list[str]) -> int:
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise SystemExit(f"unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
-    own = [subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, **env), stderr=subprocess.DEVNULL)
-           for family in families for env, code in OWN_PROCESS.get(family, ())]
+    own = [start(*entry) for family in families for entry in OWN_PROCESS.get(family, ())]
+    own = [process for process in own if process is not None]
     for family in families:
         if family in globals():
             globals()[family]()

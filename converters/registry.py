@@ -21,6 +21,10 @@ PATHS: dict[str, ConversionPath] = {p.id: p for p in (
                    (*_TORCH_ONNX, "onnx2torch", "torchvision"), ("torch", "onnx")),
     ConversionPath("torch-to-onnx-to-keras", "converters.onnx_keras:TorchToOnnxToKeras",
                    (*_TORCH_ONNX, "onnx2keras", "tensorflow", "keras"), ("torch", "onnx", "tensorflow")),
+    # onnx2tf runs in an environment of its own (converters/onnx_tensorflow.py); the source's side here
+    ConversionPath("torch-to-onnx-to-tensorflow", "converters.onnx_tensorflow:TorchToOnnxToTensorflow",
+                   _TORCH_ONNX, ("torch", "onnx", "tensorflow"),
+                   environment="onnx2tf", environment_distributions=("onnx2tf", "tensorflow", "tf-keras", "onnx", "onnxsim")),
     ConversionPath("tensorflow-keras3-to-onnx-export", "converters.keras_onnx:KerasExport",
                    ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"), ("tensorflow", "onnx")),
     ConversionPath("tensorflow-keras3-to-onnx-tf2onnx", "converters.keras_onnx:KerasTf2onnx",

@@ -36,7 +36,7 @@ def check_section_cell(section, column_id: str, row: str, observations, record_s
     column = section.columns()[column_id]
     missing = column.missing()
     if missing:
-        pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed (pip install -e '.[{extra}]')")
+        pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed ({column.how_to_install(extra)})")
     value, evidence = observations()[row]
     declared = column.load().declared.get(row, "undeclared")
     record_section_cell(section, column_id, row, value, declared, evidence)

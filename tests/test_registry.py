@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, Implementation, implementation
+from adapters.registry import ENVIRONMENTS, FRAMEWORKS, IMPLEMENTATIONS, Column, Environment, Implementation, implementation
 from suites import cases
 
 
@@ -36,3 +36,12 @@ def test_missing_framework_skips_with_its_reason(monkeypatch):
     assert ghost.versions() == {"ghost-dist": "not installed"}
     with pytest.raises(pytest.skip.Exception, match="torch-ghost needs no_such_framework_module, not installed"):
         cases.build(ghost.id, None)
+
+
+def test_a_column_whose_environment_is_not_built_is_missing_its_packages_and_says_how_to_build_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(ENVIRONMENTS, "ghost", Environment(str(tmp_path / ".venv-ghost"), "environments/ghost.txt"))
+    column = Column("torch-to-ghost", "converters.ghost:Ghost", ("numpy",), ("torch",),
+                    environment="ghost", environment_distributions=("ghost-converter",))
+    assert column.missing() == [f"ghost-converter ({tmp_path / '.venv-ghost'})"]
+    assert column.how_to_install("converters") == (f"pip install -e '.[converters]'; python3 -m venv {tmp_path / '.venv-ghost'} && "
+                                                   f"{tmp_path / '.venv-ghost'}/bin/pip install -r environments/ghost.txt")

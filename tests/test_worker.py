@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from adapters.registry import WORKERS, WorkerKind, implementation
+from adapters.registry import ENVIRONMENTS, ROOT, WORKERS, Environment, WorkerKind, implementation
 from adapters.spec import BatchNormSpec
 from adapters.worker import FrameworkError, Worker, WorkerError, request_timeout
 
@@ -159,3 +159,24 @@ def children_of(group: int) -> list[int]:
             if int(fields[2]) == group and fields[0] != "Z" and int(entry) != group:
                 found.append(int(entry))
     return found
+
+
+def test_a_worker_whose_environment_is_not_built_says_how_to_build_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(ENVIRONMENTS, "ghost", Environment(str(tmp_path / ".venv-ghost"), "environments/ghost.txt"))
+    monkeypatch.setitem(WORKERS, KIND, WorkerKind(environment="ghost"))
+    with pytest.raises(WorkerError, match=r"the machinery-test worker runs in the environment .*\.venv-ghost, which is not built "
+                                          r"\(.*bin/python is missing\): python3 -m venv .*\.venv-ghost && .*/bin/pip install -r environments/ghost.txt"):
+        Worker.get(KIND)
+    assert KIND not in Worker._running
+
+
+def test_an_environment_of_its_own_runs_its_interpreter_with_its_own_pins():
+    """The onnx2tf worker answers from onnx2tf's environment: its TensorFlow is the one that environment
+    pins (environments/onnx2tf.txt), not the test process's."""
+    environment = ENVIRONMENTS[WORKERS["onnx2tf"].environment]
+    if not environment.built():
+        pytest.skip(f"the onnx2tf environment is not built ({environment.how_to_build()})")
+    pinned = dict(line.strip().split("==") for line in open(os.path.join(ROOT, environment.requirements)) if "==" in line)
+    worker = Worker.get("onnx2tf")
+    assert worker.call("call", "importlib.metadata:version", "tensorflow") == pinned["tensorflow"] == environment.version("tensorflow")
+    assert worker.call("call", "importlib.metadata:version", "numpy") == pinned["numpy"] != np.__version__
