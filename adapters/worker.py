@@ -130,10 +130,12 @@ class Worker:
         env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports),
                    BNPARITY_WORKER_HIDDEN=",".join(WORKERS[kind].hidden))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
-        # A session of its own: killing it kills what it started too (the ranks of a data-parallel run).
+        # A session of its own: killing it kills what it started too (the ranks of a data-parallel run,
+        # the onnx2tf worker the converters worker starts). A worker started by a worker stays in its
+        # parent's session for that reason.
         self.process = subprocess.Popen(
             [python, "-m", "adapters.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.stderr, env=env, cwd=ROOT, start_new_session=True,
+            stderr=self.stderr, env=env, cwd=ROOT, start_new_session="BNPARITY_WORKER" not in os.environ,
         )
         #: Handles of layers whose adapters are gone, sent with the next request so the worker drops
         #: them. A finalizer may run in the middle of a request, so it only appends here.

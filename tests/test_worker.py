@@ -180,3 +180,21 @@ def test_an_environment_of_its_own_runs_its_interpreter_with_its_own_pins():
     worker = Worker.get("onnx2tf")
     assert worker.call("call", "importlib.metadata:version", "tensorflow") == pinned["tensorflow"] == environment.version("tensorflow")
     assert worker.call("call", "importlib.metadata:version", "numpy") == pinned["numpy"] != np.__version__
+
+
+def start_a_worker_here() -> int:
+    """Run in a worker: start a worker of its own, as the converters worker starts onnx2tf's, and return its pid."""
+    WORKERS[KIND] = WorkerKind()
+    nested = Worker.get(KIND)
+    assert nested.call("sleep", 0) is None
+    return nested.process.pid
+
+
+def test_a_worker_started_by_a_worker_dies_with_it(worker):
+    nested = worker.call("call", "tests.test_worker:start_a_worker_here")
+    assert nested in children_of(worker.process.pid), "the nested worker must be in its parent's session"
+    worker.kill()
+    deadline = time.monotonic() + 10
+    while nested in children_of(worker.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert nested not in children_of(worker.process.pid), "a worker outlived the worker that started it"
