@@ -64,8 +64,10 @@ class Environment:
     def how_to_build(self) -> str:
         return f"python3 -m venv {self.directory} && {self.directory}/bin/pip install -r {self.requirements}"
 
+    @functools.cache
     def version(self, distribution: str) -> str:
-        """``distribution``'s version in this environment, read from its package metadata (nothing is imported)."""
+        """``distribution``'s version in this environment, read once per process from its package metadata
+        (nothing is imported), as ``installed_version`` reads bnparity's own."""
         found = next(iter(importlib.metadata.distributions(
             name=distribution, path=glob.glob(os.path.join(ROOT, self.directory, "lib", "python*", "site-packages")))), None)
         return found.version if found is not None else "not installed"

@@ -102,7 +102,8 @@ ONNX2TF = (
     "with tempfile.TemporaryDirectory() as folder:\n"
     "    onnx2tf.convert(onnx_graph=model, output_folder_path=folder, non_verbose=True)(np.ones((8, 4), np.float32))\n"
 )
-#: The interpreter of onnx2tf's environment, where .ci/run builds it.
+#: The interpreter of onnx2tf's environment, where .ci/run builds it (adapters.registry.ENVIRONMENTS; named
+#: here because the floor imports nothing of bnparity).
 ONNX2TF_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv-onnx2tf", "bin", "python")
 #: family -> (environment, code[, interpreter]) of the interpreters it starts (Paddle's import crashes after TensorFlow's)
 OWN_PROCESS = {

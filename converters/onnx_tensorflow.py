@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Artifact, ConvertedBatchNorm
-from .onnx_keras import ToKeras
+from .base import Artifact, Converter, ConvertedBatchNorm
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
 
 
@@ -33,9 +32,10 @@ def _received(sent: tuple[bytes, tuple[int, ...]]) -> np.ndarray:
     return np.frombuffer(data, np.float32).reshape(shape).copy()
 
 
-class TorchToOnnxToTensorflow(ToKeras):
+class TorchToOnnxToTensorflow(Converter):
     id = "torch-to-onnx-to-tensorflow"
     frameworks = ("torch", "onnx", "tensorflow")
+    target = "keras"  # a tf_keras model, which lives in the onnx2tf worker: the artifact's native is its handle there
     # onnx2tf writes the node as a tf.math.multiply and an add (TFOpLambda layers of a tf_keras model,
     # the inference arithmetic with the node's statistics folded into the two constants), beside the
     # layers of the Linear (cast, matmul, multiply, add: the Gemm) and the Conv (convolution, add);
