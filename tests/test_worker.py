@@ -198,3 +198,33 @@ def test_a_worker_started_by_a_worker_dies_with_it(worker):
     while nested in children_of(worker.process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert nested not in children_of(worker.process.pid), "a worker outlived the worker that started it"
+
+
+def test_a_hidden_package_cannot_be_imported_in_the_worker(monkeypatch):
+    monkeypatch.setitem(WORKERS, KIND, WorkerKind(hidden=("sqlite3",)))
+    try:
+        with pytest.raises(FrameworkError, match="ModuleNotFoundError: import of sqlite3 halted"):
+            Worker.get(KIND).call("call", "importlib:import_module", "sqlite3")
+    finally:
+        Worker.get(KIND).close()
+        Worker._running.pop(KIND, None)
+
+
+def loaded_here(names: list[str]) -> list[str]:
+    """Run in a worker: which of ``names`` its process has imported."""
+    import sys
+
+    return [name for name in names if sys.modules.get(name) is not None]
+
+
+def test_keras_on_pytorch_runs_in_its_worker_without_what_it_never_uses():
+    """Keras 3 imports JAX, matplotlib, h5py and PIL where they are installed, each in a try/except;
+    its PyTorch worker hides them (registry.WORKERS), and a layer still trains there."""
+    impl = implementation("torch-keras3")
+    if impl.missing():
+        pytest.skip(f"torch-keras3 needs {', '.join(impl.missing())}, not installed (pip install -e '.[torch]')")
+    layer = impl.create(BatchNormSpec(4))
+    layer.train_step(np.ones((2, 4)))
+    hidden = list(WORKERS["keras-torch"].hidden)
+    assert set(hidden) >= {"jax", "matplotlib", "h5py", "PIL"}
+    assert Worker.get("keras-torch").call("call", "tests.test_worker:loaded_here", ["keras", "torch", *hidden]) == ["keras", "torch"]
