@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .imports import KERAS_UNUSED, TENSORFLOW_UNUSED
+
 if TYPE_CHECKING:
     from .base import Adapter
 
@@ -95,31 +97,27 @@ class WorkerKind:
     environment: str | None = None
 
 
-#: What Keras 3.15 imports at its own import, each in a try/except ImportError, for what bnparity never
-#: calls: matplotlib for its image gallery (keras/src/visualization/plot_image_gallery.py), h5py for
-#: the legacy H5 format, PIL for its image utilities. Hidden from a Keras worker they cost neither
-#: memory nor time: on the PyTorch backend 373 -> 334 MiB and 2.9 -> 2.3 s from start to a first
-#: training step (measured).
-KERAS_UNUSED = ("matplotlib", "h5py", "PIL")
-
 WORKERS = {
     # TensorFlow 1's layers: the legacy Keras behind tf.compat.v1.layers, then graph mode (adapters/keras/tf1.py)
-    "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras")),
+    "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras"),
+                              hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
     # Keras 3 reads its backend once, at import
     "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",), hidden=KERAS_UNUSED),
     # Keras 3.15 imports JAX wherever it is installed, for its Orbax checkpoint callback alone
     # (keras/src/callbacks/orbax_checkpoint.py, in a try/except ImportError): on the PyTorch backend
-    # that is ~110 MiB and 0.3 s of a worker that never calls it (measured)
+    # that is ~110 MiB and 0.3 s of a worker that never calls it (measured; the others: adapters/imports.py)
     "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",), hidden=("jax", *KERAS_UNUSED)),
     # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
     "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
     # conversion paths import their source and target together (converters/), which a family's
     # selection must not bring into the test process
-    "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx")),
+    "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx"),
+                             hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
     # data-parallel JAX: two CPU devices, which XLA reads once, when JAX starts
     "jax-replicas": WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, ("jax",)),
     # tf.distribute over two logical CPU devices, configured before TensorFlow initializes its devices
-    "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",)),
+    "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",),
+                              hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
     # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
     "torch-ddp": WorkerKind({}, ("torch",)),
     # onnx2tf, in its own environment (ENVIRONMENTS): it pins TensorFlow 2.19, beside bnparity's 2.21

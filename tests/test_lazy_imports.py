@@ -123,3 +123,37 @@ def test_a_sections_word_selects_its_cases_and_a_family_with_it_narrows_them(wor
     assert every and all(f"::{test}[" in nodeid for nodeid in every), every[:5]
     narrowed_ids = collected(f"{word} and {narrowed}")
     assert narrowed_ids and all(narrowed in nodeid.split("[", 1)[1] for nodeid in narrowed_ids)
+
+
+def test_a_hidden_module_cannot_be_imported_within_the_block_and_imports_after_it():
+    from adapters.imports import hidden
+
+    assert "tabnanny" not in sys.modules
+    with hidden("tabnanny", "json"):  # json is imported already: left alone
+        with pytest.raises(ImportError):
+            import tabnanny  # noqa: F401
+        import json as still_there  # noqa: F401
+    import tabnanny  # noqa: F401,F811
+
+    assert sys.modules["tabnanny"] is not None
+
+
+def test_tensorflow_and_keras_import_neither_jax_nor_what_keras_never_uses():
+    """TensorFlow imports JAX and Keras 3 imports matplotlib, h5py and PIL wherever they are installed
+    (adapters/imports.py): a TensorFlow case imports none of them, and JAX still imports after it."""
+    for module in ("tensorflow", "keras", "jax"):
+        if __import__("importlib").util.find_spec(module) is None:
+            pytest.skip(f"{module} not installed: pip install -e '.[all]'")
+    found = run_python(
+        "import sys, json, numpy as np\n"
+        "from adapters.registry import implementation\n"
+        "from adapters.spec import BatchNormSpec\n"
+        "for impl_id in ('tensorflow-keras3', 'tensorflow-tf_keras', 'tensorflow-sonnet'):\n"
+        "    implementation(impl_id).create(BatchNormSpec(4)).train_step(np.ones((2, 4)))\n"
+        "unused = ['jax', 'matplotlib', 'h5py', 'PIL']\n"
+        "loaded = [m for m in unused if m in sys.modules]\n"
+        "import jax\n"
+        f"print(json.dumps({{'loaded': loaded, 'frameworks': {loaded_frameworks_snippet()}}}))"
+    )
+    assert found["loaded"] == []
+    assert found["frameworks"] == ["tensorflow", "keras", "tf_keras", "sonnet", "jax"]

@@ -14,12 +14,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..imports import KERAS_UNUSED, TENSORFLOW_UNUSED, hidden
 from .keras3 import Keras3BatchNorm, keras_founding_network
 from .arguments import TF_KERAS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+with hidden(*TENSORFLOW_UNUSED, *KERAS_UNUSED):
+    import tensorflow as tf
+    import tf_keras
 
 
 class TfKerasBatchNorm(Keras3BatchNorm):

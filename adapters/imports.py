@@ -1,0 +1,37 @@
+"""What a framework imports at its own import, wherever it is installed, and bnparity never uses.
+
+TensorFlow 2.21 imports JAX when it is installed (``tensorflow/lite/python/util.py``, for TFLite's
+JAX interop), and Keras 3.15 imports matplotlib (its image gallery), h5py (the legacy H5 format)
+and PIL (its image utilities), each in a try/except ImportError. With every framework of the suite
+installed, that made ``-k tensorflow`` import JAX, and cost every process that imports TensorFlow
+and Keras ~1 s and ~150 MiB (measured, to a first Keras 3 training step: 3.22 -> 2.20 s and
+691 -> 543 MiB). So TensorFlow and Keras are imported with these hidden (``hidden``), in the test
+process, and in the worker processes that import them (``registry.WorkerKind.hidden``); they behave
+as they do where these packages are not installed, which is the same for every BatchNorm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+#: Imported by TensorFlow, used only by TFLite's JAX interop.
+TENSORFLOW_UNUSED = ("jax",)
+#: Imported by Keras 3, used only by its image gallery, legacy H5 saving and image utilities.
+KERAS_UNUSED = ("matplotlib", "h5py", "PIL")
+
+
+@contextlib.contextmanager
+def hidden(*modules: str):
+    """Within the block, ``import`` of any of ``modules`` that is not imported yet raises ImportError,
+    as if it were not installed; afterwards it imports as usual (a test process that runs the
+    TensorFlow family may run the JAX family next)."""
+    hide = [module for module in modules if module not in sys.modules]
+    for module in hide:
+        sys.modules[module] = None
+    try:
+        yield
+    finally:
+        for module in hide:
+            if module in sys.modules and sys.modules[module] is None:
+                del sys.modules[module]
