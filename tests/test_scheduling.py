@@ -76,13 +76,19 @@ def workers_of(stdout: str) -> dict[str, set[str]]:
     return found
 
 
-def test_a_run_of_two_families_starts_two_workers_one_per_family(tmp_path):
+def families_on_workers(tmp_path, keyword: str) -> dict[str, set[str]]:
+    """Run the conventions suite's ``-k keyword`` cases as a user would (workers started by
+    themselves) and return family -> the workers its cases ran on; skip on a machine of one core."""
     pytest.importorskip("xdist", reason="pytest-xdist is not installed")
-    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "torch or onnx")
+    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", keyword)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     if "created: 2/2 workers" not in done.stdout:
         pytest.skip("this machine has one core: the run was serial, as it should be")
-    found = workers_of(done.stdout)
+    return workers_of(done.stdout)
+
+
+def test_a_run_of_two_families_starts_two_workers_one_per_family(tmp_path):
+    found = families_on_workers(tmp_path, "torch or onnx")
     assert set(found) == {"torch", "onnx"}
     assert all(len(workers) == 1 for workers in found.values()), found
     assert found["torch"] != found["onnx"], found
@@ -91,12 +97,7 @@ def test_a_run_of_two_families_starts_two_workers_one_per_family(tmp_path):
 def test_a_worker_that_runs_out_takes_the_next_family_whole(tmp_path):
     """Three families on two workers: one family each at the start, the third to the first worker
     that runs out, and still every family on one worker."""
-    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
-    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "torch or onnx or mlx")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    if "created: 2/2 workers" not in done.stdout:
-        pytest.skip("this machine has one core: the run was serial, as it should be")
-    found = workers_of(done.stdout)
+    found = families_on_workers(tmp_path, "torch or onnx or mlx")
     assert set(found) == {"torch", "onnx", "mlx"}, found
     assert all(len(workers) == 1 for workers in found.values()), found
     assert len(set().union(*found.values())) == 2, found
