@@ -19,19 +19,27 @@ import sys
 TENSORFLOW_UNUSED = ("jax",)
 #: Imported by Keras 3, used only by its image gallery, legacy H5 saving and image utilities.
 KERAS_UNUSED = ("matplotlib", "h5py", "PIL")
+#: What a process that imports TensorFlow and its Keras (3, or tf_keras) keeps out.
+TENSORFLOW_KERAS_UNUSED = (*TENSORFLOW_UNUSED, *KERAS_UNUSED)
+
+
+def hide(modules) -> list[str]:
+    """From now on, ``import`` of any of ``modules`` that is not imported yet raises ImportError, as if
+    it were not installed (for good in a worker process, ``registry.WorkerKind.hidden``); returns those."""
+    hid = [module for module in modules if module not in sys.modules]
+    for module in hid:
+        sys.modules[module] = None
+    return hid
 
 
 @contextlib.contextmanager
 def hidden(*modules: str):
-    """Within the block, ``import`` of any of ``modules`` that is not imported yet raises ImportError,
-    as if it were not installed; afterwards it imports as usual (a test process that runs the
+    """``hide`` within the block only: afterwards each imports as usual (a test process that runs the
     TensorFlow family may run the JAX family next)."""
-    hide = [module for module in modules if module not in sys.modules]
-    for module in hide:
-        sys.modules[module] = None
+    hid = hide(modules)
     try:
         yield
     finally:
-        for module in hide:
+        for module in hid:
             if module in sys.modules and sys.modules[module] is None:
                 del sys.modules[module]

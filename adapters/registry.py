@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .imports import KERAS_UNUSED, TENSORFLOW_UNUSED
+from .imports import KERAS_UNUSED, TENSORFLOW_KERAS_UNUSED
 
 if TYPE_CHECKING:
     from .base import Adapter
@@ -100,7 +100,7 @@ class WorkerKind:
 WORKERS = {
     # TensorFlow 1's layers: the legacy Keras behind tf.compat.v1.layers, then graph mode (adapters/keras/tf1.py)
     "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras"),
-                              hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
+                              hidden=TENSORFLOW_KERAS_UNUSED),
     # Keras 3 reads its backend once, at import
     "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",), hidden=KERAS_UNUSED),
     # Keras 3.15 imports JAX wherever it is installed, for its Orbax checkpoint callback alone
@@ -112,12 +112,12 @@ WORKERS = {
     # conversion paths import their source and target together (converters/), which a family's
     # selection must not bring into the test process
     "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx"),
-                             hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
+                             hidden=TENSORFLOW_KERAS_UNUSED),
     # data-parallel JAX: two CPU devices, which XLA reads once, when JAX starts
     "jax-replicas": WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, ("jax",)),
     # tf.distribute over two logical CPU devices, configured before TensorFlow initializes its devices
     "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",),
-                              hidden=(*TENSORFLOW_UNUSED, *KERAS_UNUSED)),
+                              hidden=TENSORFLOW_KERAS_UNUSED),
     # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
     "torch-ddp": WorkerKind({}, ("torch",)),
     # onnx2tf, in its own environment (ENVIRONMENTS): it pins TensorFlow 2.19, beside bnparity's 2.21

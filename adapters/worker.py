@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import TypedArray
+from .imports import hide
 from .registry import ROOT
 HEADER = struct.Struct("<Q")
 #: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
@@ -391,8 +392,7 @@ def serve() -> None:
     os.dup2(2, 1)  # whatever a framework prints goes to stderr, never into the answers
     sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the test process, which then closes us
-    for module in filter(None, os.environ.get("BNPARITY_WORKER_HIDDEN", "").split(",")):
-        sys.modules[module] = None  # ``import module`` raises ImportError here (WorkerKind.hidden)
+    hide(filter(None, os.environ.get("BNPARITY_WORKER_HIDDEN", "").split(",")))  # WorkerKind.hidden
     for module in filter(None, os.environ.get("BNPARITY_WORKER_IMPORTS", "").split(",")):
         importlib.import_module(module)  # the framework import, while the test process works on
     requests, host = sys.stdin.buffer.fileno(), Host()

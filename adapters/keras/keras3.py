@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..base import Adapter, State, dtype_name
-from ..imports import KERAS_UNUSED, TENSORFLOW_UNUSED, hidden
+from ..imports import KERAS_UNUSED, TENSORFLOW_KERAS_UNUSED, hidden
 from .arguments import TF_KERAS, KerasArguments
 
 
@@ -36,7 +36,7 @@ def keras_on(backend: str):
     """``keras``, imported with ``backend``; an error if this process imported it with another."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["KERAS_BACKEND"] = backend
-    with hidden(*KERAS_UNUSED, *(TENSORFLOW_UNUSED if backend == "tensorflow" else ())):
+    with hidden(*(TENSORFLOW_KERAS_UNUSED if backend == "tensorflow" else KERAS_UNUSED)):
         import keras
 
     if keras.backend.backend() != backend:

@@ -14,12 +14,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..imports import KERAS_UNUSED, TENSORFLOW_UNUSED, hidden
+from ..imports import TENSORFLOW_KERAS_UNUSED, hidden
 from .keras3 import Keras3BatchNorm, keras_founding_network
 from .arguments import TF_KERAS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with hidden(*TENSORFLOW_UNUSED, *KERAS_UNUSED):
+with hidden(*TENSORFLOW_KERAS_UNUSED):
     import tensorflow as tf
     import tf_keras
 

@@ -25,11 +25,11 @@ import numpy as np
 
 from ..base import Adapter, State, dtype_name, exponential_only
 from ..conventions import Conventions
-from ..imports import KERAS_UNUSED, TENSORFLOW_UNUSED, hidden
+from ..imports import TENSORFLOW_KERAS_UNUSED, hidden
 from ..spec import BatchNormSpec, SpecError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-with hidden(*TENSORFLOW_UNUSED, *KERAS_UNUSED):
+with hidden(*TENSORFLOW_KERAS_UNUSED):
     import sonnet as snt
     import tensorflow as tf
 
