@@ -82,7 +82,8 @@ ENVIRONMENTS = {"onnx2tf": Environment(".venv-onnx2tf", "environments/onnx2tf.tx
 class WorkerKind:
     """A worker process for implementations that need a process-wide switch (``adapters.worker``).
 
-    env: what the worker's environment sets before anything is imported there.
+    env: what the worker's environment sets before anything is imported there (``XLA_FLAGS`` is added
+        to the run's own, ``suites/scheduling.py``).
     imports: what the worker imports as soon as it starts, before its first request, so that the
         framework import overlaps the test process's work when the worker is started early.
     hidden: installed packages the worker's framework would import and never use, made

@@ -130,6 +130,8 @@ class Worker:
             python = environment.python
         env = dict(os.environ, **WORKERS[kind].env, BNPARITY_WORKER=kind, BNPARITY_WORKER_IMPORTS=",".join(WORKERS[kind].imports),
                    BNPARITY_WORKER_HIDDEN=",".join(WORKERS[kind].hidden))
+        if "XLA_FLAGS" in WORKERS[kind].env:  # added to the run's XLA flags (its thread pool, its compiler), not instead
+            env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {WORKERS[kind].env['XLA_FLAGS']}".strip()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p)
         # A session of its own: killing it kills what it started too (the ranks of a data-parallel run,
         # the onnx2tf worker the converters worker starts). A worker started by a worker stays in its

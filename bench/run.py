@@ -4,8 +4,9 @@
 
 Each command runs in a fresh interpreter, ``--repeat`` times, cold (bnparity keeps no persistent
 compilation cache, and tinygrad's own kernel cache is pointed at an empty file for each run, so
-every run compiles what it runs); the median wall time and the largest peak resident memory of
-any one process of the tree are reported. Targets (the speed issue):
+every run compiles what it runs), with the environment a run of the suites gives itself (one
+thread per framework and XLA's flags, ``suites.scheduling.run_environment``); the median wall time
+and the largest peak resident memory of any one process of the tree are reported. Targets (the speed issue):
 
 - the full equivalence suite (``pytest suites``, the README's command, which starts one worker per
   family on a machine with more than one core) <= 3.0x ``bench/floor.py``, which imports every
@@ -43,6 +44,7 @@ from adapters.registry import IMPLEMENTATIONS  # noqa: E402  (imports no framewo
 from converters.registry import PATHS  # noqa: E402  (imports no framework)
 from parallel.registry import RUNS  # noqa: E402  (imports no framework)
 from reports.matrix import environment  # noqa: E402
+from suites.scheduling import run_environment  # noqa: E402
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
 # single child, RUSAGE_CHILDREN's ru_maxrss is that child's (or its largest descendant's) peak.
@@ -58,7 +60,9 @@ def measure(command: list[str], repeat: int) -> dict:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cold:
             # tinygrad keeps the kernels it compiled in a cache file (~/.cache/tinygrad); a fresh one per run keeps runs cold
-            env = dict(os.environ, CACHEDB=str(Path(cold) / "tinygrad-cache.db"))
+            # the settings a run of the suites gives itself (one thread per framework, XLA's flags), given
+            # to the floors too, so that both are measured alike
+            env = dict(os.environ, **run_environment(os.environ), CACHEDB=str(Path(cold) / "tinygrad-cache.db"))
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=ROOT, capture_output=True, text=True, env=env)
             walls.append(time.perf_counter() - start)

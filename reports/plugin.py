@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -78,12 +79,16 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_metadata(metadata, config):
     """The report's environment header (pytest-metadata): the packages of every registered
-    implementation, with their versions or "not installed", and how bnparity runs each
-    implementation (eager, jax.jit, ...); Python and platform are already there."""
+    implementation, with their versions or "not installed", how bnparity runs each implementation
+    (eager, jax.jit, ...) and the environment it runs them in (one thread per framework, XLA's flags);
+    Python and platform are already there."""
+    from suites.scheduling import run_environment  # a plugin of its own, imported by pytest first
+
     for name, version in matrix.environment().items():
         if name not in ("python", "platform"):
             metadata[name] = html.text(version)
     metadata["bnparity execution"] = html.text(matrix.execution_modes())
+    metadata["bnparity environment"] = html.text(" ".join(f"{name}={os.environ.get(name, '')}" for name in run_environment({})))
 
 
 @pytest.hookimpl(tryfirst=True)

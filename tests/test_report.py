@@ -30,6 +30,9 @@ def test_every_run_writes_a_self_contained_report(serial_report):
     assert not re.search(r'<(link|script|img)[^>]+(href|src)="(?!data:|")', page), "the report loads a file or URL"
     environment = report_data(serial_report)["environment"]
     assert {"Python", "Platform", "onnx", "onnxruntime", "jax", "torch", "tensorflow"} <= set(environment)
+    assert "jax.jit: jax-own" in environment["bnparity execution"]
+    assert "OMP_NUM_THREADS=1" in environment["bnparity environment"]
+    assert "--xla_cpu_use_fusion_emitters=false" in environment["bnparity environment"], "the XLA flags the run compiled with"
 
 
 def test_report_columns_name_framework_implementation_and_errors(serial_report):

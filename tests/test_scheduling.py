@@ -8,7 +8,7 @@ import re
 import pytest
 
 from adapters.registry import FRAMEWORKS
-from suites.scheduling import NO_FAMILY, family_of, handout_order, selected_families
+from suites.scheduling import NO_FAMILY, THREAD_VARIABLES, XLA_SETTINGS, family_of, handout_order, run_environment, selected_families
 
 from .report_run import run_pytest
 
@@ -108,3 +108,15 @@ def test_a_run_of_one_family_starts_no_worker(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "workers" not in done.stdout and "[gw" not in done.stdout
     assert re.search(r"PASSED", done.stdout)
+
+
+def test_a_run_pins_threads_and_sets_xla_flags_leaving_what_the_user_set():
+    assert run_environment({}) == {**{variable: "1" for variable in THREAD_VARIABLES},
+                                   "XLA_FLAGS": " ".join(f"--{name}={value}" for name, value in XLA_SETTINGS.items())}
+    mine = {"OMP_NUM_THREADS": "4", "XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x"}
+    chosen = run_environment(mine)
+    assert chosen["OMP_NUM_THREADS"] == "4" and chosen["MKL_NUM_THREADS"] == "1"
+    flags = chosen["XLA_FLAGS"].split()
+    assert flags[:2] == mine["XLA_FLAGS"].split(), "the user's flags come first, as given"
+    assert "--xla_cpu_use_fusion_emitters=false" not in flags, "a flag the user named keeps the user's value"
+    assert "--xla_cpu_multi_thread_eigen=false" in flags

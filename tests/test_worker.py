@@ -228,3 +228,16 @@ def test_keras_on_pytorch_runs_in_its_worker_without_what_it_never_uses():
     hidden = list(WORKERS["keras-torch"].hidden)
     assert set(hidden) >= {"jax", "matplotlib", "h5py", "PIL"}
     assert Worker.get("keras-torch").call("call", "tests.test_worker:loaded_here", ["keras", "torch", *hidden]) == ["keras", "torch"]
+
+
+def test_a_worker_kind_adds_its_xla_flags_to_the_runs(monkeypatch):
+    """A kind that sets XLA_FLAGS (two JAX devices for the data-parallel runs) keeps the run's own
+    (one thread, the compiler's settings: suites/scheduling.py), rather than replacing them."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+    monkeypatch.setitem(WORKERS, KIND, WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
+    try:
+        flags = Worker.get(KIND).call("call", "os:getenv", "XLA_FLAGS")
+    finally:
+        Worker.get(KIND).close()
+        Worker._running.pop(KIND, None)
+    assert flags.split() == ["--xla_cpu_multi_thread_eigen=false", "--xla_force_host_platform_device_count=2"]
