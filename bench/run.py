@@ -6,7 +6,8 @@ Each command runs in a fresh interpreter, ``--repeat`` times, cold (bnparity kee
 compilation cache, and tinygrad's own kernel cache is pointed at an empty file for each run, so
 every run compiles what it runs), with the environment a run of the suites gives itself (one
 thread per framework and XLA's flags, ``suites.scheduling.run_environment``); the median wall time
-and the largest peak resident memory of any one process of the tree are reported. Targets (the speed issue):
+and the largest peak resident memory of any one process of the tree are reported. Targets (the
+speed issue):
 
 - the full equivalence suite (``pytest suites``, the README's command, which starts one worker per
   family on a machine with more than one core) <= 3.0x ``bench/floor.py``, which imports every
