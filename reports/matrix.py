@@ -140,7 +140,8 @@ def shipped(matrix: dict) -> dict:
     committed CONVENTIONS.md holds, whatever else a run registered (``--bnparity-impl``, entry points)."""
     own = {i: d for i, d in matrix["implementations"].items() if IMPLEMENTATIONS.get(i) is None or IMPLEMENTATIONS[i].shipped}
     dists = {d for i in own if i in IMPLEMENTATIONS for d in IMPLEMENTATIONS[i].distributions} | {"python", "platform"}
-    dists |= {d for section in SECTIONS for column in section.columns().values() for d in column.distributions}
+    # a column's versions() names the distributions of its environment of its own too ("onnx (.venv-onnx2tf)")
+    dists |= {d for section in SECTIONS for column in section.columns().values() for d in column.versions()}
     return {"environment": {k: v for k, v in matrix["environment"].items() if k in dists}, "implementations": own,
             **{section.key: matrix.get(section.key, {}) for section in SECTIONS}}
 
