@@ -82,13 +82,13 @@ def pytest_metadata(metadata, config):
     implementation, with their versions or "not installed", how bnparity runs each implementation
     (eager, jax.jit, ...) and the environment it runs them in (one thread per framework, XLA's flags);
     Python and platform are already there."""
-    from suites.scheduling import run_environment  # a plugin of its own, imported by pytest first
+    from suites.scheduling import RUN_VARIABLES  # a plugin of its own, imported by pytest first
 
     for name, version in matrix.environment().items():
         if name not in ("python", "platform"):
             metadata[name] = html.text(version)
     metadata["bnparity execution"] = html.text(matrix.execution_modes())
-    metadata["bnparity environment"] = html.text(" ".join(f"{name}={os.environ.get(name, '')}" for name in run_environment({})))
+    metadata["bnparity environment"] = html.text(" ".join(f"{name}={os.environ.get(name, '')}" for name in RUN_VARIABLES))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -161,6 +161,9 @@ XLA_SETTINGS = {
     "xla_cpu_use_fusion_emitters": "false",
 }
 
+#: Every environment variable a run sets for itself (``run_environment``), as the report's header names them.
+RUN_VARIABLES = (*THREAD_VARIABLES, "XLA_FLAGS")
+
 
 def run_environment(environ) -> dict[str, str]:
     """The environment variables a run sets before any framework is imported, given ``environ``:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from adapters.registry import FRAMEWORKS
-from suites.scheduling import NO_FAMILY, THREAD_VARIABLES, XLA_SETTINGS, family_of, handout_order, run_environment, selected_families
+from suites.scheduling import NO_FAMILY, RUN_VARIABLES, THREAD_VARIABLES, XLA_SETTINGS, family_of, handout_order, run_environment, selected_families
 
 from .report_run import run_pytest
 
@@ -113,6 +113,7 @@ def test_a_run_of_one_family_starts_no_worker(tmp_path):
 def test_a_run_pins_threads_and_sets_xla_flags_leaving_what_the_user_set():
     assert run_environment({}) == {**{variable: "1" for variable in THREAD_VARIABLES},
                                    "XLA_FLAGS": " ".join(f"--{name}={value}" for name, value in XLA_SETTINGS.items())}
+    assert tuple(run_environment({})) == RUN_VARIABLES, "the report's header names every variable a run sets"
     mine = {"OMP_NUM_THREADS": "4", "XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true --xla_dump_to=/tmp/x"}
     chosen = run_environment(mine)
     assert chosen["OMP_NUM_THREADS"] == "4" and chosen["MKL_NUM_THREADS"] == "1"
