@@ -22,12 +22,19 @@ KIND = "machinery-test"
 
 
 @pytest.fixture
-def worker(monkeypatch):
-    monkeypatch.setitem(WORKERS, KIND, WorkerKind())
-    started = Worker.get(KIND)
-    yield started
-    Worker.get(KIND).close()
-    Worker._running.pop(KIND, None)
+def register_kind(monkeypatch):
+    """Register a ``WorkerKind`` as the machinery tests' kind (``KIND``); at the end, its worker
+    is closed and forgotten, whichever test started it."""
+    yield lambda kind: monkeypatch.setitem(WORKERS, KIND, kind)
+    running = Worker._running.pop(KIND, None)
+    if running is not None:
+        running.close()
+
+
+@pytest.fixture
+def worker(register_kind):
+    register_kind(WorkerKind())
+    return Worker.get(KIND)
 
 
 def test_a_worker_is_started_once_and_reused(worker):
@@ -54,13 +61,10 @@ def test_a_hung_worker_is_killed_after_the_timeout_and_the_next_request_gets_a_f
     assert Worker.get(KIND).call("sleep", 0) is None
 
 
-def test_a_worker_that_dies_at_start_says_why(monkeypatch):
-    monkeypatch.setitem(WORKERS, KIND, WorkerKind(imports=("no_such_framework_bnparity",)))
-    try:
-        with pytest.raises(WorkerError, match=r"(?s)exited with code 1 during 'sleep'.*No module named 'no_such_framework_bnparity'"):
-            Worker.get(KIND).call("sleep", 0)
-    finally:
-        Worker._running.pop(KIND, None)
+def test_a_worker_that_dies_at_start_says_why(register_kind):
+    register_kind(WorkerKind(imports=("no_such_framework_bnparity",)))
+    with pytest.raises(WorkerError, match=r"(?s)exited with code 1 during 'sleep'.*No module named 'no_such_framework_bnparity'"):
+        Worker.get(KIND).call("sleep", 0)
 
 
 def test_an_exception_in_the_worker_is_an_observation_not_a_fault(worker):
@@ -200,14 +204,10 @@ def test_a_worker_started_by_a_worker_dies_with_it(worker):
     assert nested not in children_of(worker.process.pid), "a worker outlived the worker that started it"
 
 
-def test_a_hidden_package_cannot_be_imported_in_the_worker(monkeypatch):
-    monkeypatch.setitem(WORKERS, KIND, WorkerKind(hidden=("sqlite3",)))
-    try:
-        with pytest.raises(FrameworkError, match="ModuleNotFoundError: import of sqlite3 halted"):
-            Worker.get(KIND).call("call", "importlib:import_module", "sqlite3")
-    finally:
-        Worker.get(KIND).close()
-        Worker._running.pop(KIND, None)
+def test_a_hidden_package_cannot_be_imported_in_the_worker(register_kind):
+    register_kind(WorkerKind(hidden=("sqlite3",)))
+    with pytest.raises(FrameworkError, match="ModuleNotFoundError: import of sqlite3 halted"):
+        Worker.get(KIND).call("call", "importlib:import_module", "sqlite3")
 
 
 def loaded_here(names: list[str]) -> list[str]:
@@ -230,14 +230,10 @@ def test_keras_on_pytorch_runs_in_its_worker_without_what_it_never_uses():
     assert Worker.get("keras-torch").call("call", "tests.test_worker:loaded_here", ["keras", "torch", *hidden]) == ["keras", "torch"]
 
 
-def test_a_worker_kind_adds_its_xla_flags_to_the_runs(monkeypatch):
+def test_a_worker_kind_adds_its_xla_flags_to_the_runs(monkeypatch, register_kind):
     """A kind that sets XLA_FLAGS (two JAX devices for the data-parallel runs) keeps the run's own
     (one thread, the compiler's settings: suites/scheduling.py), rather than replacing them."""
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-    monkeypatch.setitem(WORKERS, KIND, WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
-    try:
-        flags = Worker.get(KIND).call("call", "os:getenv", "XLA_FLAGS")
-    finally:
-        Worker.get(KIND).close()
-        Worker._running.pop(KIND, None)
+    register_kind(WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
+    flags = Worker.get(KIND).call("call", "os:getenv", "XLA_FLAGS")
     assert flags.split() == ["--xla_cpu_multi_thread_eigen=false", "--xla_force_host_platform_device_count=2"]
