@@ -12,4 +12,4 @@ def pytest_configure(config):
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
 
-pytest_plugins = ["reports.plugin", "suites.scheduling"]
+pytest_plugins = ["reports.plugin", "suites.scheduling", "suites.ending"]

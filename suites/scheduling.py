@@ -26,11 +26,8 @@ Cases that name no implementation (the machinery tests in ``tests/``) form one m
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import functools
 import os
-import sys
 from collections import OrderedDict
 
 import pytest
@@ -118,31 +115,6 @@ def pytest_cmdline_main(config):
         config.option.numprocesses = workers
         config.option.dist = "load" if config.option.dist == "no" else config.option.dist
         config.option.tx = ["popen"] * workers
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    """In a pytest-xdist worker: end the process as soon as the interpreter starts to exit
-    (``exit_without_teardown``), before the exit handlers of the frameworks loaded here run."""
-    if hasattr(config, "workerinput"):
-        atexit.register(exit_without_teardown)
-
-
-def exit_without_teardown() -> None:
-    """The first exit handler of a pytest-xdist worker (registered after every framework's, so run
-    before them): every result has gone to the controller, which waits for the worker's process to
-    end. It closes the worker processes this one started (``Worker.close_all``) and ends the process
-    there, as bnparity's own worker processes end theirs, skipping what the frameworks do at exit:
-    their exit handlers (JAX's clears its backends and every compiled program) took 1.6 s at the
-    end of a full run's JAX worker (measured), and the interpreter's teardown of the frameworks ~2 s.
-    Its exit status says nothing a run reports (the controller's does), and is 0."""
-    worker = sys.modules.get("adapters.worker")
-    if worker is not None:
-        worker.Worker.close_all()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(0)
 
 
 #: Thread pools of the frameworks, sized by environment variables read when each is imported.

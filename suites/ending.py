@@ -1,0 +1,122 @@
+"""How a pytest process of a run ends: at its first exit handler, without the frameworks' teardown.
+
+When a run is over, every result is written (the terminal summary, the report, the matrix), but a
+process that has loaded frameworks is far from over: Python runs their exit handlers (JAX's clears
+every backend and compiled program, 1.6 s at the end of a full run's JAX worker) and then tears the
+interpreter down, module by module, PyTorch's included. Measured: ``python -c "import torch,
+pytest, torch._dynamo"`` takes 3.0 s, 2.2 s of it if it ends with ``os._exit``; ``pytest suites -k
+torch`` spent 0.9 s after its last exit handler. So a process of a run ends as soon as the
+interpreter starts to exit (``exit_without_teardown``, registered after every framework's exit
+handler, so run before them), with the status Python would have exited with:
+
+- a pytest-xdist worker, always (the controller reads its results, not its status);
+- the run of the ``pytest`` command itself (``pytest`` or ``python -m pytest``), with pytest's exit
+  status. Not a ``pytest.main()`` that another program calls, which goes on after it returns, nor a
+  run started inside a run.
+
+It ends as Python would, every exit handler and the teardown included, where something at exit may
+still have work to do: ``BNPARITY_TEARDOWN=1`` (a framework's profiler or debug dump written at
+exit: tinygrad's ``PROFILE``, for one), a tracer or profiler (a debugger, ``coverage run``; coverage
+loaded at all, as pytest-cov loads it), an exception that ended pytest after its run (Python prints
+it and exits with 1), or a standard output pytest found broken (``pytest | head``: pytest exits with
+1 there, whatever its tests did).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+
+import pytest
+
+#: Set to "1" to let every pytest process of a run end as Python ends a program (see the docstring).
+TEARDOWN_VARIABLE = "BNPARITY_TEARDOWN"
+
+#: The run of the pytest command in this process, once pytest_cmdline_main has returned:
+#: "config" (its configuration), "status" (the exit status it returned), "stdout" (what its standard
+#: output was when it started, ``os.fstat``).
+PROGRAM: dict = {}
+
+
+def run_by_the_pytest_command() -> bool:
+    """Whether this interpreter runs the ``pytest`` command (``pytest``, ``py.test``) or ``python -m
+    pytest``, rather than a program that calls ``pytest.main()``."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        return spec.name == "pytest.__main__"
+    return os.path.basename(getattr(main, "__file__", None) or "") in ("pytest", "py.test")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config):
+    """Note the run of the pytest command (the first configuration of a process that pytest runs)
+    and the exit status its main hook returns, which is the one pytest exits with."""
+    outermost = not PROGRAM and run_by_the_pytest_command()
+    if outermost:
+        PROGRAM.update(config=config, stdout=standard_output())
+    status = yield
+    if outermost and status is not None:
+        PROGRAM["status"] = int(status)
+    return status
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Register ``exit_without_teardown`` if this process is one that ends so (the module's
+    docstring); registered last, it is the first exit handler to run."""
+    if teardown_wanted():
+        return
+    if hasattr(config, "workerinput"):
+        atexit.register(exit_without_teardown, 0, getattr(sys, "last_value", None))
+    elif config is PROGRAM.get("config"):
+        # pytest unconfigures within its main hook: the status it returns is known by the exit
+        atexit.register(exit_without_teardown, None, getattr(sys, "last_value", None))
+
+
+def teardown_wanted() -> bool:
+    """Whether something may still need the exit handlers or the teardown: the user says so, or a
+    tracer, a profiler or coverage is at work."""
+    return (os.environ.get(TEARDOWN_VARIABLE) == "1" or sys.gettrace() is not None or sys.getprofile() is not None
+            or "coverage" in sys.modules)
+
+
+def standard_output():
+    """What file descriptor 1 is (``os.fstat``), or None if it is closed."""
+    try:
+        return os.fstat(1)
+    except OSError:
+        return None
+
+
+def exit_without_teardown(status: int | None, last_value_at_unconfigure) -> None:
+    """End the process with ``status`` (None: the status the pytest command's main hook returned),
+    after closing bnparity's worker processes (``Worker.close_all``, an exit handler the frameworks'
+    would otherwise precede) and flushing the standard streams, and before the frameworks' exit
+    handlers and the interpreter's teardown. Returns instead, leaving the exit to Python, where the
+    exit status may not be that one: an exception ended pytest after its run (``sys.last_value`` is
+    set anew when Python reports one), a stream cannot be flushed, or pytest found its standard
+    output broken (it then points file descriptor 1 at the null device and exits with 1)."""
+    if status is None:
+        status = PROGRAM.get("status")
+        if status is None or not same_file(PROGRAM["stdout"], standard_output()):
+            return
+    if getattr(sys, "last_value", None) is not last_value_at_unconfigure:
+        return
+    worker = sys.modules.get("adapters.worker")
+    if worker is not None:
+        worker.Worker.close_all()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001  (whatever it is, Python's own exit reports it)
+            return
+    os._exit(status)
+
+
+def same_file(before, now) -> bool:
+    """Whether two ``os.fstat`` results (or None, for a closed descriptor) are of one file."""
+    if before is None or now is None:
+        return before is now
+    return os.path.samestat(before, now)

@@ -1,0 +1,102 @@
+"""How a pytest process of a run ends (``suites/ending.py``): the run of the pytest command and each
+pytest-xdist worker end before the exit handlers registered after pytest's start (the frameworks'),
+with the status Python would have exited with; a ``pytest.main()`` another program calls, a run
+inside a run and ``BNPARITY_TEARDOWN=1`` leave the exit to Python.
+
+Each case runs pytest in a fresh interpreter over a small tree whose test module registers an exit
+handler, as a framework does when it is imported, that leaves a file behind when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suites.ending import TEARDOWN_VARIABLE
+
+from .report_run import ROOT
+
+TEST_MODULE = '''
+import atexit, os
+from pathlib import Path
+
+atexit.register(lambda: Path(os.environ["MARKS"], f"{os.getpid()}").write_text("exit handlers ran"))
+
+def test_passes():
+    pass
+
+def test_fails_when_asked():
+    assert os.environ.get("FAIL") != "1"
+'''
+
+INNER_RUN = '''
+import pytest
+
+def test_a_run_inside_the_run(tmp_path):
+    (tmp_path / "test_inner.py").write_text("def test_inner_fails():\\n    assert False\\n")
+    assert pytest.main([str(tmp_path), "-q", "-p", "no:cacheprovider", "-p", "suites.ending"]) == 1
+'''
+
+
+def tree(tmp_path: Path, *modules: str) -> Path:
+    (tmp_path / "marks").mkdir()
+    for number, module in enumerate(modules):
+        (tmp_path / f"test_{number}.py").write_text(module)
+    return tmp_path
+
+
+def run(tmp_path: Path, *command: str, fail: bool = False, teardown: bool = False) -> tuple[int, str, list[str]]:
+    """Run ``command`` in ``tmp_path``; its exit status, its output and the processes whose exit handlers ran."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MARKS": str(tmp_path / "marks"), "FAIL": "1" if fail else "0"}
+    env.pop(TEARDOWN_VARIABLE, None)
+    if teardown:
+        env[TEARDOWN_VARIABLE] = "1"
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return done.returncode, done.stdout + done.stderr, sorted(p.name for p in (tmp_path / "marks").iterdir())
+
+
+PYTEST = (sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suites.ending", "-p", "no:xdist")
+
+
+@pytest.mark.parametrize("fail", (False, True), ids=("passing", "failing"))
+def test_the_pytest_command_ends_before_the_exit_handlers_with_its_status(tmp_path, fail):
+    code, output, marks = run(tree(tmp_path, TEST_MODULE), *PYTEST, fail=fail)
+    assert code == (1 if fail else 0), output
+    assert marks == [], "the exit handlers registered after pytest started ran"
+    console_script = Path(sys.executable).with_name("pytest")
+    code, output, marks = run(tmp_path, str(console_script), *PYTEST[3:], fail=fail)
+    assert code == (1 if fail else 0), output
+    assert marks == [], "the pytest console script ran the exit handlers"
+
+
+def test_teardown_variable_lets_python_end_the_run(tmp_path):
+    code, output, marks = run(tree(tmp_path, TEST_MODULE), *PYTEST, fail=True, teardown=True)
+    assert code == 1, output
+    assert len(marks) == 1
+
+
+def test_a_program_calling_pytest_main_goes_on_after_it(tmp_path):
+    program = f"import pytest\ncode = pytest.main({list(PYTEST[3:])!r})\nprint('pytest.main returned', int(code))\n"
+    code, output, marks = run(tree(tmp_path, TEST_MODULE), sys.executable, "-c", program, fail=True)
+    assert code == 0 and "pytest.main returned 1" in output, output
+    assert len(marks) == 1, "the program's exit handlers did not run"
+
+
+def test_a_run_inside_the_run_leaves_the_status_to_the_outer_one(tmp_path):
+    code, output, marks = run(tree(tmp_path, TEST_MODULE, INNER_RUN), *PYTEST)
+    assert code == 0, output
+    assert marks == []
+
+
+def test_pytest_xdist_workers_end_before_the_exit_handlers(tmp_path):
+    pytest.importorskip("xdist")
+    code, output, marks = run(tree(tmp_path, TEST_MODULE), *PYTEST[:-2], "-n", "2", fail=True)
+    assert code == 1, output
+    assert "bringing up nodes" in output and marks == [], (output, marks)
+    code, output, marks = run(tmp_path, *PYTEST[:-2], "-n", "2", fail=True, teardown=True)
+    assert code == 1, output
+    assert len(marks) == 2, "each worker's exit handlers run when told to"
