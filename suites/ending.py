@@ -33,9 +33,9 @@ import pytest
 #: Set to "1" to let every pytest process of a run end as Python ends a program (see the docstring).
 TEARDOWN_VARIABLE = "BNPARITY_TEARDOWN"
 
-#: The run of the pytest command in this process, once pytest_cmdline_main has returned:
-#: "config" (its configuration), "status" (the exit status it returned), "stdout" (what its standard
-#: output was when it started, ``os.fstat``).
+#: The run of the pytest command in this process: "config" (its configuration) and "stdout" (what
+#: its standard output was when it started, ``os.fstat``), from its start; "status" (the exit status
+#: its main hook returned), from its end.
 PROGRAM: dict = {}
 
 
