@@ -33,6 +33,22 @@ def test_fails_when_asked():
     assert os.environ.get("FAIL") != "1"
 '''
 
+#: Garbage whose finalizer raises, left for the collections pytest forces when the run is over
+#: (the collector is off, so nothing collects it before).
+FAILING_FINALIZER = '''
+import gc
+
+gc.disable()
+
+class FailsWhenFinalized:
+    def __del__(self):
+        raise RuntimeError("a finalizer failed")
+
+def test_leaves_garbage():
+    garbage = FailsWhenFinalized()
+    garbage.itself = garbage
+'''
+
 INNER_RUN = '''
 import pytest
 
@@ -100,3 +116,10 @@ def test_pytest_xdist_workers_end_before_the_exit_handlers(tmp_path):
     code, output, marks = run(tmp_path, *PYTEST[:-2], "-n", "2", fail=True, teardown=True)
     assert code == 1, output
     assert len(marks) == 2, "each worker's exit handlers run when told to"
+
+
+def test_a_run_that_ends_without_teardown_skips_pytests_last_garbage_collections(tmp_path):
+    code, output, _ = run(tree(tmp_path, FAILING_FINALIZER), *PYTEST)
+    assert code == 0 and "a finalizer failed" not in output, output
+    code, output, _ = run(tmp_path, *PYTEST, teardown=True)
+    assert code == 0 and "PytestUnraisableExceptionWarning" in output and "a finalizer failed" in output, output
