@@ -92,7 +92,8 @@ def pytest_unconfigure(config):
     docstring); registered last, it is the first exit handler to run."""
     if not ends_without_teardown(config):
         return
-    # the pytest command's status: pytest unconfigures within its main hook, so it is known by the exit
+    # a worker's status is 0; the pytest command's is read at exit (None): pytest unconfigures
+    # within its main hook, before the hook returns it
     status = 0 if hasattr(config, "workerinput") else None
     atexit.register(exit_without_teardown, status, getattr(sys, "last_value", None))
 
