@@ -71,6 +71,8 @@ def run(tmp_path: Path, *command: str, fail: bool = False, teardown: bool = Fals
     env.pop(TEARDOWN_VARIABLE, None)
     if teardown:
         env[TEARDOWN_VARIABLE] = "1"
+    for mark in (tmp_path / "marks").iterdir():  # left by an earlier command of the same test
+        mark.unlink()
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     return done.returncode, done.stdout + done.stderr, sorted(p.name for p in (tmp_path / "marks").iterdir())
 
