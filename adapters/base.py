@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -24,6 +25,16 @@ class AdapterError(RuntimeError):
 
     def __init__(self, impl_id: str, verb: str, what: str):
         super().__init__(f"{impl_id}: {verb} {what}")
+
+
+@functools.cache
+def with_id(adapter: type, impl_id: str) -> type:
+    """``adapter`` under the id the registry gives it: the class itself where it already has that id,
+    else a subclass that has (the registry's entry is the one place an id is written)."""
+    if getattr(adapter, "id", None) == impl_id:
+        return adapter
+    return type(adapter.__name__, (adapter,), {"id": impl_id, "__module__": adapter.__module__,
+                                               "__qualname__": adapter.__qualname__, "__doc__": adapter.__doc__})
 
 
 class State(NamedTuple):
@@ -42,7 +53,8 @@ class Adapter(abc.ABC):
     suites against what the framework does, never trusted.
     """
 
-    #: "<framework>-<implementation>", the id tests and the matrix use.
+    #: "<framework>-<implementation>", the id tests and the matrix use: given by the registry's entry
+    #: (``with_id``); an adapter from outside declares it here for ``--bnparity-impl``.
     id: ClassVar[str]
     #: The conventions this implementation claims to follow.
     declared: ClassVar[Conventions]

@@ -23,6 +23,69 @@ FirstStep = Literal["blend", "debiased", "copy"]
 Float64Momentum = Literal["float64", "float32 attributes", "batch weight in float32", "update in float32",
                           "no float64"]
 INFERENCE_FORMULA = "moving statistics, epsilon inside the square root"
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class HalfStep:
+    """What one training step in a half-precision dtype does: the dtypes the framework gives the
+    output and the stored moving statistics, or its refusal (``raises``: the framework's own error;
+    ``not supported``: the adapter declines the dtype)."""
+
+    output: str = ""
+    moving: str = ""
+    refusal: Literal["", "raises", "not supported"] = ""
+
+    def __str__(self) -> str:
+        return self.refusal or f"output {self.output}, moving {self.moving}"
+
+
+@dataclass(frozen=True)
+class HalfPrecision:
+    """The half-precision row: a :class:`HalfStep` per half dtype."""
+
+    float16: HalfStep
+    bfloat16: HalfStep
+
+    @classmethod
+    def moving_in(cls, moving: str) -> HalfPrecision:
+        """Outputs in the input's dtype, moving statistics in ``moving`` (``"input"``: the input's dtype too)."""
+        return cls(*(HalfStep(dtype, dtype if moving == "input" else moving) for dtype in HALF_DTYPES))
+
+    def step(self, dtype: str) -> HalfStep:
+        return getattr(self, dtype)
+
+    def raises(self, dtype: str) -> bool:
+        """Whether the framework itself refuses a training step in ``dtype`` (Paddle's CPU kernels in float16)."""
+        return dtype in HALF_DTYPES and self.step(dtype).refusal == "raises"
+
+    def __str__(self) -> str:
+        return "; ".join(f"{dtype}: {self.step(dtype)}" for dtype in HALF_DTYPES)
+
+
+@dataclass(frozen=True)
+class BeyondRange:
+    """The ``half_precision_range`` row: a float16 batch whose variance (9e4) float16 cannot hold, and a
+    value (7e4) float16 makes inf. ``outputs``: what the first channel normalizes to (``±1``, ``0``,
+    ``NaN``, or the values); ``stores``: its moving variance (``it``: a finite value, ``inf``, ``NaN``, or
+    ``nothing``: the moving statistics stayed as they were); ``mean``/``variance``: what the second
+    channel stores. ``refusal``: ``raises`` (the framework's error) or ``no float16`` (the adapter's)."""
+
+    outputs: str = ""
+    stores: str = ""
+    mean: str = "inf"
+    variance: str = "NaN"
+    refusal: Literal["", "raises", "no float16"] = ""
+
+    def __str__(self) -> str:
+        if self.refusal:
+            return self.refusal
+        return f"variance 9e4: outputs {self.outputs}, stores {self.stores}; value 7e4: mean {self.mean}, variance {self.variance}"
+
+    @property
+    def statistics_in_float16(self) -> bool:
+        """A variance beyond float16's range normalized the batch to 0: the statistics are computed in float16."""
+        return self.outputs == "0"
 
 
 @dataclass(frozen=True)
@@ -53,7 +116,7 @@ class Conventions:
         ``passes through`` (the output is the input and the moving statistics stay as they were:
         Paddle's CPU kernel skips the step).
     half_precision: the dtypes of the output and of the moving statistics for float16 and
-        bfloat16 input, written as the matrix writes them.
+        bfloat16 input, or the refusal (:class:`HalfPrecision`).
     inference_formula: which statistics inference normalizes with, and where epsilon sits.
     non_finite: what one NaN in one channel of a training batch does to the moving statistics:
         ``NaN in its channel only``, ``NaN in every channel``, ``raises``.
@@ -64,12 +127,7 @@ class Conventions:
         is computed in float32 and stored back in float64, Keras 3 on PyTorch), each of which moves
         float64 statistics by up to ~6e-8 relative per step; ``no float64`` where the
         implementation takes no float64 layer.
-    half_precision_range: what a float16 batch beyond float16's range does (probe
-        ``half_precision_range``): channel [-300, 300], whose variance 9e4 float16 cannot hold, gives
-        outputs ``±1`` (statistics computed in float32) or ``0`` (the variance computed in float16
-        is inf) and stores ``it`` (in float32) or ``inf``; channel [1, 7e4], inf once in float16, stores
-        its mean and variance as written; ``raises`` or ``no float16`` where the framework or the
-        adapter refuses float16.
+    half_precision_range: what a float16 batch beyond float16's range does (:class:`BeyondRange`).
     state_names: the native names of moving mean, moving variance, gamma, beta.
     """
 
@@ -86,38 +144,11 @@ class Conventions:
     cumulative_average: str | None = None
     no_moving_statistics: str | None = None
     batch_size_1: Literal["raises", "runs", "passes through"] = "runs"
-    half_precision: str = "float16: output float16, moving float32; bfloat16: output bfloat16, moving float32"
+    half_precision: HalfPrecision = HalfPrecision.moving_in("float32")
     inference_formula: str = INFERENCE_FORMULA
     non_finite: str = "NaN in its channel only"
-    half_precision_range: str = "variance 9e4: outputs 0, stores inf; value 7e4: mean inf, variance NaN"
+    half_precision_range: BeyondRange = BeyondRange(outputs="0", stores="inf")
     float64_momentum: Float64Momentum = "float64"
-
-    def cells(self) -> dict[str, str]:
-        """The declaration in the conventions matrix's vocabulary: one string per row id."""
-        return {
-            "momentum_weight": self.momentum_weight,
-            "default_momentum": "required" if self.default_momentum is None else f"{self.default_momentum:g}",
-            "default_epsilon": f"{self.default_epsilon:g}",
-            "train_normalize_variance": self.train_normalize_variance,
-            "moving_variance_update": self.moving_variance_update,
-            "initial_mean": f"{self.initial_mean:g}",
-            "initial_variance": f"{self.initial_variance:g}",
-            "first_step": self.first_step,
-            "batch_size_1": self.batch_size_1,
-            "cumulative_average": "yes" if self.cumulative_average else "no",
-            "inference_formula": self.inference_formula,
-            "half_precision": self.half_precision,
-            "variance_robustness": "lossy" if self.one_pass_variance else "accurate",
-            "state_names": ", ".join(self.state_names),
-            "half_precision_range": self.half_precision_range,
-            "non_finite": self.non_finite,
-            "float64_momentum": self.float64_momentum,
-        }
-
-    def half_precision_raises(self, dtype: str) -> bool:
-        """Whether the framework itself refuses a training step in ``dtype`` (``"<dtype>: raises"``
-        in ``half_precision``), as Paddle's CPU kernels refuse float16."""
-        return f"{dtype}: raises" in self.half_precision.split("; ")
 
     def weights(self, decay: float, dtype: str) -> tuple[float, float]:
         """(weight of the old moving value, weight of the batch's value) with which this implementation

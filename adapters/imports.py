@@ -6,7 +6,7 @@ and PIL (its image utilities), each in a try/except ImportError. With every fram
 installed, that made ``-k tensorflow`` import JAX, and cost every process that imports TensorFlow
 and Keras ~1 s and ~150 MiB (measured, to a first Keras 3 training step: 3.22 -> 2.20 s and
 691 -> 543 MiB). So TensorFlow and Keras are imported with these hidden (``hidden``), in the test
-process, and in the worker processes that import them (``registry.WorkerKind.hidden``); they behave
+process, and in the worker processes that import them (``processes.WorkerKind.hidden``); they behave
 as they do where these packages are not installed, which is the same for every BatchNorm.
 """
 
@@ -25,7 +25,7 @@ TENSORFLOW_KERAS_UNUSED = (*TENSORFLOW_UNUSED, *KERAS_UNUSED)
 
 def hide(modules) -> list[str]:
     """From now on, ``import`` of any of ``modules`` that is not imported yet raises ImportError, as if
-    it were not installed (for good in a worker process, ``registry.WorkerKind.hidden``); returns those."""
+    it were not installed (for good in a worker process, ``processes.WorkerKind.hidden``); returns those."""
     hid = [module for module in modules if module not in sys.modules]
     for module in hid:
         sys.modules[module] = None

@@ -105,3 +105,12 @@ class ReferenceBatchNorm:
             with np.errstate(divide="ignore", invalid="ignore"):  # decay 1 divides by 0, as Haiku and Equinox do
                 return hidden / (1 - old**t), hidden
         return blend(moving, value), hidden
+
+
+def representable(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` rounded to the nearest value of ``dtype``, as float64, so the reference sees the same input."""
+    if dtype == "bfloat16":  # round-to-nearest-even on the top 16 bits of float32, no ml_dtypes needed
+        bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    return np.asarray(x).astype(dtype).astype(np.float64)

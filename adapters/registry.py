@@ -9,25 +9,50 @@ package metadata, neither of which imports it.
 from __future__ import annotations
 
 import functools
-import glob
-import importlib
 import importlib.metadata
 import importlib.util
-import os
+import pkgutil
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .imports import KERAS_UNUSED, TENSORFLOW_KERAS_UNUSED
+from .base import with_id
+from .processes import ENVIRONMENTS, WORKERS
 
 if TYPE_CHECKING:
     from .base import Adapter
 
-#: The repository's root: where bnparity's modules and its environments of their own (ENVIRONMENTS) are.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: The families, each a ``-k`` word and a marker: bnparity's own, then those of implementations
+
+
+@dataclass(frozen=True)
+class Family:
+    """A framework family: the ``-k`` word and marker that selects its cases, the extra of
+    ``pyproject.toml`` that installs it (``tests/test_registry.py`` checks that it pins every
+    distribution its implementations name), and what a case of it costs.
+
+    case_cost: seconds per case relative to a JAX case, from a full run's own test durations (the first
+        case of a family also pays its imports and worker processes): tinygrad's graphs are scheduled
+        in Python and its kernels compiled by clang. Only the order in which the scheduler hands out
+        families depends on it (``suites/scheduling.py``), never a result.
+    """
+
+    name: str
+    extra: str
+    case_cost: float
+
+
+FAMILIES: dict[str, Family] = {family.name: family for family in (
+    Family("tensorflow", "tensorflow", 0.8),
+    Family("torch", "torch", 0.35),
+    Family("jax", "jax", 1.0),
+    Family("onnx", "onnx", 0.1),
+    Family("paddle", "paddle", 0.25),
+    Family("mlx", "mlx", 0.16),
+    Family("tinygrad", "tinygrad", 1.7),
+)}
+#: The families, each a ``-k`` word and a marker: bnparity's own (FAMILIES), then those of implementations
 #: registered from outside (``register``), appended as they come.
-FRAMEWORKS = ["tensorflow", "torch", "jax", "onnx", "paddle", "mlx", "tinygrad"]
+FRAMEWORKS = list(FAMILIES)
 #: The entry point group under which a package registers its own implementations, ``id = "module:Class"``.
 ENTRY_POINT_GROUP = "bnparity.implementations"
 #: An implementation id: "<family>-<name>", lower case, digits and underscores.
@@ -44,94 +69,11 @@ EXECUTION_MODES = {
 
 
 @dataclass(frozen=True)
-class Environment:
-    """A virtual environment of its own, beside bnparity's, for a package whose exact pins conflict with
-    the frameworks bnparity pins (onnx2tf pins an older TensorFlow, ONNX and NumPy). ``.ci/run`` builds
-    it in the repository from its requirements file; a worker kind that names it runs its interpreter.
-
-    directory: the environment, relative to the repository root.
-    requirements: its pinned requirements, relative to the repository root.
-    """
-
-    directory: str
-    requirements: str
-
-    @property
-    def python(self) -> str:
-        return os.path.join(ROOT, self.directory, "bin", "python")
-
-    def built(self) -> bool:
-        return os.access(self.python, os.X_OK)
-
-    def how_to_build(self) -> str:
-        return f"python3 -m venv {self.directory} && {self.directory}/bin/pip install -r {self.requirements}"
-
-    @functools.cache
-    def version(self, distribution: str) -> str:
-        """``distribution``'s version in this environment, read once per process from its package metadata
-        (nothing is imported), as ``installed_version`` reads bnparity's own."""
-        found = next(iter(importlib.metadata.distributions(
-            name=distribution, path=glob.glob(os.path.join(ROOT, self.directory, "lib", "python*", "site-packages")))), None)
-        return found.version if found is not None else "not installed"
-
-
-ENVIRONMENTS = {"onnx2tf": Environment(".venv-onnx2tf", "environments/onnx2tf.txt")}
-
-
-@dataclass(frozen=True)
-class WorkerKind:
-    """A worker process for implementations that need a process-wide switch (``adapters.worker``).
-
-    env: what the worker's environment sets before anything is imported there (``XLA_FLAGS`` is added
-        to the run's own, ``suites/scheduling.py``).
-    imports: what the worker imports as soon as it starts, before its first request, so that the
-        framework import overlaps the test process's work when the worker is started early.
-    hidden: installed packages the worker's framework would import and never use, made
-        unimportable there (an ImportError, as where they are not installed).
-    environment: the environment of its own (one of ENVIRONMENTS) whose interpreter the worker runs,
-        or None for the test process's.
-    """
-
-    env: dict[str, str] = field(default_factory=dict)
-    imports: tuple[str, ...] = ()
-    hidden: tuple[str, ...] = ()
-    environment: str | None = None
-
-
-WORKERS = {
-    # TensorFlow 1's layers: the legacy Keras behind tf.compat.v1.layers, then graph mode (adapters/keras/tf1.py)
-    "tensorflow1": WorkerKind({"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow", "tf_keras"),
-                              hidden=TENSORFLOW_KERAS_UNUSED),
-    # Keras 3 reads its backend once, at import
-    "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",), hidden=KERAS_UNUSED),
-    # Keras 3.15 imports JAX wherever it is installed, for its Orbax checkpoint callback alone
-    # (keras/src/callbacks/orbax_checkpoint.py, in a try/except ImportError): on the PyTorch backend
-    # that is ~110 MiB and 0.3 s of a worker that never calls it (measured; the others: adapters/imports.py)
-    "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",), hidden=("jax", *KERAS_UNUSED)),
-    # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
-    "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),
-    # conversion paths import their source and target together (converters/), which a family's
-    # selection must not bring into the test process
-    "converters": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("torch", "onnx"),
-                             hidden=TENSORFLOW_KERAS_UNUSED),
-    # data-parallel JAX: two CPU devices, which XLA reads once, when JAX starts
-    "jax-replicas": WorkerKind({"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, ("jax",)),
-    # tf.distribute over two logical CPU devices, configured before TensorFlow initializes its devices
-    "tf-replicas": WorkerKind({"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}, ("tensorflow",),
-                              hidden=TENSORFLOW_KERAS_UNUSED),
-    # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
-    "torch-ddp": WorkerKind({}, ("torch",)),
-    # onnx2tf, in its own environment (ENVIRONMENTS): it pins TensorFlow 2.19, beside bnparity's 2.21
-    "onnx2tf": WorkerKind({"TF_CPP_MIN_LOG_LEVEL": "3"}, ("onnx2tf",), environment="onnx2tf"),
-}
-
-
-@dataclass(frozen=True)
 class Implementation:
     """One registered BatchNorm implementation.
 
-    id: "<framework>-<implementation>", what test ids and the matrix show.
-    framework: the family a user selects with ``-k`` or ``-m``.
+    id: "<family>-<implementation>", what test ids and the matrix show; the family (``framework``) is
+        what a user selects with ``-k`` or ``-m``.
     adapter: "module:Class" of the adapter, imported on first use.
     distributions: the pip distributions it needs, whose versions a report names.
     modules: the import names that must be importable for it to run.
@@ -140,26 +82,31 @@ class Implementation:
     worker: the kind of worker process it runs in (one of WORKERS), or None for the test process.
     shipped: whether bnparity ships it (False for one registered from outside, which the committed
         matrix leaves out).
+    floor: the least any check of it pays: its framework's import and one training step of its layer,
+        as code that ``bench/floor.py`` runs (bnparity's own implementations).
     """
 
     id: str
-    framework: str
     adapter: str
     distributions: tuple[str, ...]
     modules: tuple[str, ...]
     execution: str = "eager"
     worker: str | None = None
     shipped: bool = True
+    floor: str = ""
 
     def __post_init__(self):
         if not ID_PATTERN.fullmatch(self.id):
             raise ValueError(f"implementation id {self.id!r} must be '<family>-<name>' in lower case, digits and underscores")
-        if self.framework != self.id.split("-", 1)[0]:
-            raise ValueError(f"{self.id}: its id must start with its family {self.framework!r}")
         if self.execution not in EXECUTION_MODES:
             raise ValueError(f"{self.id}: execution {self.execution!r} is not one of {', '.join(EXECUTION_MODES)}")
         if self.worker is not None and self.worker not in WORKERS:
             raise ValueError(f"{self.id}: worker {self.worker!r} is not one of {', '.join(WORKERS)}")
+
+    @property
+    def framework(self) -> str:
+        """Its family: the first word of its id."""
+        return self.id.split("-", 1)[0]
 
     @property
     def compiled(self) -> bool:
@@ -178,17 +125,79 @@ class Implementation:
         """The adapter class: its module imported (and with it the framework, unless the
         implementation runs in a worker, whose module imports its framework only when a verb
         runs); for a worker's implementation, unless ``here``, the class that runs it there."""
-        module_name, class_name = self.adapter.split(":")
-        adapter = getattr(importlib.import_module(module_name), class_name)
+        adapter = with_id(pkgutil.resolve_name(self.adapter), self.id)
         if self.worker is None or here:
             return adapter
         from .worker import in_worker
 
-        return in_worker(adapter, self.worker)
+        return in_worker(adapter, self.worker, self.adapter)
 
     def create(self, spec) -> Adapter:
         """Build this implementation's adapter for ``spec``."""
         return self.load()(spec)
+
+
+def _keras3(backend: str) -> str:
+    return f"import os\nos.environ['KERAS_BACKEND'] = '{backend}'\nimport keras\nkeras.layers.BatchNormalization()(x, training=True)\n"
+
+
+#: The floor of each implementation (``bench/floor.py``): its framework's import and one training step of
+#: its layer, with nothing of bnparity, on ``x``, an (8, 4) float32 array. Those of a worker kind run
+#: together in an interpreter of their own with the kind's environment, as the suites' worker does.
+_FLOORS = {
+    "tensorflow-tf1": (
+        "import tensorflow as tf\n"
+        "tf.compat.v1.disable_eager_execution()\n"
+        "v = tf.compat.v1.placeholder(tf.float32, [None, 4])\n"
+        "y = tf.compat.v1.layers.batch_normalization(v, training=True)\n"
+        "with tf.compat.v1.Session() as s:\n"
+        "    s.run(tf.compat.v1.global_variables_initializer())\n"
+        "    s.run([y] + tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS), {v: x})\n"),
+    "tensorflow-keras3": _keras3("tensorflow"),
+    "tensorflow-tf_keras": "import tf_keras\ntf_keras.layers.BatchNormalization(fused=False)(x, training=True)\n",
+    "tensorflow-tf_keras_fused": "import tf_keras\ntf_keras.layers.BatchNormalization(fused=True)(x.reshape(8, 1, 1, 4), training=True)\n",
+    "tensorflow-sonnet": "import sonnet as snt\nsnt.BatchNorm(True, True)(x, is_training=True)\n",
+    "torch-batchnorm1d": "import torch\ntorch.nn.BatchNorm1d(4)(torch.from_numpy(x))\n",
+    "torch-batchnorm2d": "import torch\ntorch.nn.BatchNorm2d(4)(torch.from_numpy(x).reshape(8, 4, 1, 1))\n",
+    "torch-keras3": _keras3("torch"),
+    "jax-own": "import jax, jax.numpy as jnp\njax.jit(lambda v: (v - v.mean(0)) / jnp.sqrt(v.var(0) + 1e-3))(x).block_until_ready()\n",
+    "jax-own_unbiased": "import jax, jax.numpy as jnp\njax.jit(lambda v: (v - v.mean(0)) / jnp.sqrt(v.var(0, ddof=1) + 1e-3))(x).block_until_ready()\n",
+    "jax-flax_linen": (
+        "import jax, flax.linen as nn\n"
+        "variables = nn.BatchNorm().init(jax.random.key(0), x, use_running_average=False)\n"
+        "nn.BatchNorm().apply(variables, x, use_running_average=False, mutable=['batch_stats'])\n"),
+    "jax-flax_nnx": "from flax import nnx\nnnx.BatchNorm(4, rngs=nnx.Rngs(0))(x)\n",
+    "jax-haiku": (
+        "import jax, haiku as hk\n"
+        "forward = hk.transform_with_state(lambda v: hk.BatchNorm(True, True, 0.9)(v, True))\n"
+        "params, state = forward.init(jax.random.key(0), x)\n"
+        "forward.apply(params, state, None, x)\n"),
+    **{f"jax-equinox_{mode}": (
+        "import jax, equinox as eqx\n"
+        f"layer, state = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, 'batch', mode='{mode}')\n"
+        "jax.vmap(lambda v, s: layer(v, s), axis_name='batch', in_axes=(0, None), out_axes=(0, None))(x, state)\n")
+       for mode in ("ema", "batch")},
+    "jax-keras3": _keras3("jax"),
+    **{f"onnx-{runner}": (
+        "from onnx import TensorProto, helper\n"
+        "names = ['X', 'scale', 'B', 'mean', 'var']\n"
+        "inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [8, 4] if n == 'X' else [4]) for n in names]\n"
+        "outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ('Y', 'running_mean', 'running_var')]\n"
+        "node = helper.make_node('BatchNormalization', names, ['Y', 'running_mean', 'running_var'], training_mode=1)\n"
+        "model = helper.make_model(helper.make_graph([node], 'bn', inputs, outputs), opset_imports=[helper.make_opsetid('', 15)])\n"
+        "ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)\n"
+        "feeds = dict(zip(names, [x, ones, zeros, zeros, ones]))\n" + run)
+       for runner, run in (("onnxruntime", "import onnxruntime\nonnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)\n"),
+                           ("reference", "from onnx.reference import ReferenceEvaluator\nReferenceEvaluator(model).run(None, feeds)\n"))},
+    "paddle-batchnorm1d": "import paddle\npaddle.nn.BatchNorm1D(4)(paddle.to_tensor(x))\n",
+    "paddle-batchnorm2d": "import paddle\npaddle.nn.BatchNorm2D(4)(paddle.to_tensor(x).reshape([8, 4, 1, 1]))\n",
+    "mlx-batchnorm": "import mlx.core as mx, mlx.nn\nmx.eval(mlx.nn.BatchNorm(4)(mx.array(x)))\n",
+    "tinygrad-batchnorm": (
+        "from tinygrad import Tensor, TinyJit, nn\nfrom tinygrad.helpers import Context\n"
+        "layer = nn.BatchNorm(4)\n"
+        "with Context(TRAINING=1):\n"
+        "    TinyJit(lambda v: layer(v).realize())(Tensor(x).realize()).numpy()\n"),
+}
 
 
 def _entries() -> dict[str, Implementation]:
@@ -200,30 +209,30 @@ def _entries() -> dict[str, Implementation]:
     equinox = (("jax", "jaxlib", "equinox"), ("jax", "equinox"))
     paddle = (("paddlepaddle",), ("paddle",))
     entries = [
-        Implementation("tensorflow-tf1", "tensorflow", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
-        Implementation("tensorflow-keras3", "tensorflow", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
-        Implementation("tensorflow-tf_keras", "tensorflow", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
-        Implementation("tensorflow-tf_keras_fused", "tensorflow", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
-        Implementation("tensorflow-sonnet", "tensorflow", "adapters.sonnet.nn:SonnetBatchNorm", ("tensorflow", "dm-sonnet"), ("tensorflow", "sonnet")),
-        Implementation("torch-batchnorm1d", "torch", "adapters.torch.nn:TorchBatchNorm", *torch),
-        Implementation("torch-batchnorm2d", "torch", "adapters.torch.nn:TorchBatchNorm2d", *torch),
-        Implementation("torch-keras3", "torch", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
-        Implementation("jax-own", "jax", "adapters.jax.own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
-        Implementation("jax-own_unbiased", "jax", "adapters.jax.own:JaxOwnUnbiased", *jax, execution="jax.jit"),
-        Implementation("jax-flax_linen", "jax", "adapters.jax.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
-        Implementation("jax-flax_nnx", "jax", "adapters.jax.flax_nnx:FlaxNnxBatchNorm", *flax, execution="jax.jit"),
-        Implementation("jax-haiku", "jax", "adapters.jax.haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
-        Implementation("jax-equinox_ema", "jax", "adapters.jax.equinox:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
-        Implementation("jax-equinox_batch", "jax", "adapters.jax.equinox:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
-        Implementation("jax-keras3", "jax", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
-        Implementation("onnx-reference", "onnx", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
-        Implementation("onnx-onnxruntime", "onnx", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
-        Implementation("paddle-batchnorm1d", "paddle", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle, worker="paddle"),
-        Implementation("paddle-batchnorm2d", "paddle", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle, worker="paddle"),
-        Implementation("mlx-batchnorm", "mlx", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
-        Implementation("tinygrad-batchnorm", "tinygrad", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit"),
+        Implementation("tensorflow-tf1", "adapters.keras.tf1:Tf1BatchNorm", *tf_keras, execution="graph session", worker="tensorflow1"),
+        Implementation("tensorflow-keras3", "adapters.keras.keras3:Keras3BatchNorm", *tensorflow),
+        Implementation("tensorflow-tf_keras", "adapters.keras.tf_keras:TfKerasBatchNorm", *tf_keras),
+        Implementation("tensorflow-tf_keras_fused", "adapters.keras.tf_keras:TfKerasFusedBatchNorm", *tf_keras),
+        Implementation("tensorflow-sonnet", "adapters.sonnet.nn:SonnetBatchNorm", ("tensorflow", "dm-sonnet"), ("tensorflow", "sonnet")),
+        Implementation("torch-batchnorm1d", "adapters.torch.nn:TorchBatchNorm", *torch),
+        Implementation("torch-batchnorm2d", "adapters.torch.nn:TorchBatchNorm2d", *torch),
+        Implementation("torch-keras3", "adapters.keras.keras3:Keras3TorchBatchNorm", ("torch", "keras"), ("torch", "keras"), worker="keras-torch"),
+        Implementation("jax-own", "adapters.jax.own:JaxOwnBatchNorm", *jax, execution="jax.jit"),
+        Implementation("jax-own_unbiased", "adapters.jax.own:JaxOwnUnbiased", *jax, execution="jax.jit"),
+        Implementation("jax-flax_linen", "adapters.jax.flax_linen:FlaxLinenBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-flax_nnx", "adapters.jax.flax_nnx:FlaxNnxBatchNorm", *flax, execution="jax.jit"),
+        Implementation("jax-haiku", "adapters.jax.haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
+        Implementation("jax-equinox_ema", "adapters.jax.equinox:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("jax-equinox_batch", "adapters.jax.equinox:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
+        Implementation("jax-keras3", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
+        Implementation("onnx-reference", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
+        Implementation("onnx-onnxruntime", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
+        Implementation("paddle-batchnorm1d", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle, worker="paddle"),
+        Implementation("paddle-batchnorm2d", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle, worker="paddle"),
+        Implementation("mlx-batchnorm", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
+        Implementation("tinygrad-batchnorm", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit"),
     ]
-    return {entry.id: entry for entry in entries}
+    return {entry.id: replace(entry, floor=_FLOORS[entry.id]) for entry in entries}
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = _entries()
@@ -235,7 +244,7 @@ def external(impl_id: str, target: str, distribution: str | None = None) -> Impl
     module, _, name = target.partition(":")
     if not module or not name:
         raise ValueError(f"{impl_id}: {target!r} must be 'module:Class'")
-    return Implementation(impl_id, impl_id.split("-", 1)[0], target, (distribution,) if distribution else (),
+    return Implementation(impl_id, target, (distribution,) if distribution else (),
                           (module.split(".")[0],), shipped=False)
 
 
@@ -266,9 +275,8 @@ def register_entry_points() -> None:
 def register_adapter(target: str) -> Implementation:
     """The implementation of an adapter class named ``module:Class`` (``--bnparity-impl``), registered
     under the id the class declares; imports its module."""
-    module, _, name = target.partition(":")
     try:
-        adapter = getattr(importlib.import_module(module), name)
+        adapter = pkgutil.resolve_name(target)
     except (ImportError, AttributeError, ValueError) as error:
         raise ValueError(f"--bnparity-impl {target!r}: cannot load it ({type(error).__name__}: {error})") from None
     impl_id = getattr(adapter, "id", None)
@@ -340,6 +348,8 @@ class Column:
     #: there, whose versions the matrix states as "<package> (<environment>)".
     environment: str | None = None
     environment_distributions: tuple[str, ...] = ()
+    #: The worker kind (one of WORKERS) its checks run in.
+    worker: str | None = None
 
     def __post_init__(self):
         unknown = [f for f in self.frameworks if f not in FRAMEWORKS]
@@ -347,8 +357,7 @@ class Column:
             raise ValueError(f"{self.id}: unknown frameworks {unknown}")
 
     def load(self):
-        module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return pkgutil.resolve_name(self.target)
 
     def versions(self) -> dict[str, str]:
         found = installed_versions(self.distributions)

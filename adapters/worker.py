@@ -3,7 +3,7 @@
 TensorFlow 1's layers need ``TF_USE_LEGACY_KERAS=1`` and graph mode; Keras 3 chooses its backend
 (``KERAS_BACKEND``) once per process. Either would change what the other implementations in the
 test process see, so such an implementation names a worker kind in the registry
-(``Implementation.worker``, one of ``registry.WORKERS``), and this module runs it there:
+(``Implementation.worker``, one of ``processes.WORKERS``), and this module runs it there:
 
 - In the test process the adapter class is the implementation's own, with :class:`InWorker` in
   front of it (``in_worker``): validation, translation and layout stay in the test process, and
@@ -34,6 +34,7 @@ import functools
 import importlib
 import os
 import pickle
+import pkgutil
 import select
 import signal
 import struct
@@ -46,9 +47,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import TypedArray
+from .base import TypedArray, with_id
 from .imports import hide
-from .registry import ROOT
+from .processes import ENVIRONMENTS, ROOT, WORKERS
 HEADER = struct.Struct("<Q")
 #: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
 DEFAULT_TIMEOUT_S = 300.0
@@ -110,14 +111,14 @@ def receive(fd: int, deadline: float | None = None) -> Any:
 
 
 class Worker:
-    """One worker process of a kind (``registry.WORKERS``), owned by the test process."""
+    """One worker process of a kind (``processes.WORKERS``), owned by the test process."""
 
     _running: ClassVar[dict[str, Worker]] = {}
     #: Every worker this process started, live or replaced, closed together at exit (``close_all``).
     _started: ClassVar[list[Worker]] = []
 
     def __init__(self, kind: str):
-        from .registry import ENVIRONMENTS, WORKERS
+
 
         self.kind = kind
         self.stderr = tempfile.TemporaryFile()
@@ -272,13 +273,14 @@ class InWorker:
     """
 
     worker_kind: ClassVar[str]
+    adapter_target: ClassVar[str]  #: "module:Class" of the adapter the worker builds
 
     def _request(self, verb: str, *arguments):
         return self._worker.call(verb, self._handle, *arguments)
 
     def _build(self) -> None:
         self._worker = Worker.get(self.worker_kind)
-        self._handle = self._worker.call("build", self.id, self.spec)
+        self._handle = self._worker.call("build", self.adapter_target, self.id, self.spec)
         weakref.finalize(self, self._worker.released.append, self._handle)
 
     def _train(self, batch):
@@ -318,10 +320,11 @@ class InWorker:
 
 
 @functools.cache
-def in_worker(adapter: type, kind: str) -> type:
-    """``adapter`` run in the worker of ``kind``: a subclass with :class:`InWorker` in front."""
-    return type(adapter.__name__, (InWorker, adapter), {"worker_kind": kind, "__module__": adapter.__module__,
-                                                        "__doc__": adapter.__doc__})
+def in_worker(adapter: type, kind: str, target: str) -> type:
+    """``adapter`` (``target``: its "module:Class") run in the worker of ``kind``: a subclass with
+    :class:`InWorker` in front."""
+    return type(adapter.__name__, (InWorker, adapter), {"worker_kind": kind, "adapter_target": target,
+                                                        "__module__": adapter.__module__, "__doc__": adapter.__doc__})
 
 
 # -- the worker's side -----------------------------------------------------------------------------
@@ -349,10 +352,8 @@ class Host:
         self.contexts: dict[int, Any] = {}
         self.next_handle = 0
 
-    def build(self, impl_id: str, spec) -> int:
-        from .registry import implementation
-
-        adapter = implementation(impl_id).load(here=True)(spec)
+    def build(self, target: str, impl_id: str, spec) -> int:
+        adapter = with_id(pkgutil.resolve_name(target), impl_id)(spec)
         handle, self.next_handle = self.next_handle, self.next_handle + 1
         self.adapters[handle] = adapter
         return handle
@@ -360,13 +361,9 @@ class Host:
     def run(self, verb: str, arguments: tuple) -> Any:
         if verb == "build":
             return self.build(*arguments)
-        if verb == "sleep":  # for the machinery's tests: a request that hangs
-            time.sleep(arguments[0])
-            return None
-        if verb == "call":  # a function of plain values, "module:function", run here (suites/test_converters.py)
+        if verb == "call":  # a function of plain values, "module:function", run here (the converters' and data-parallel checks)
             target, *rest = arguments
-            module, _, name = target.partition(":")
-            return getattr(importlib.import_module(module), name)(*rest)
+            return pkgutil.resolve_name(target)(*rest)
         handle, *rest = arguments
         adapter = self.adapters[handle]
         if verb == "enter_eager":

@@ -56,8 +56,6 @@ def folding(alone: str, after_linear: str, after_conv: str) -> str:
 class Converter(abc.ABC):
     """One conversion path, from a source framework to a target format or framework."""
 
-    #: "<source>-to-<target>[-variant]", the id of the matrix's column and of the test parameters.
-    id: ClassVar[str]
     #: The frameworks (registry families) the path needs, source first.
     frameworks: ClassVar[tuple[str, ...]]
     #: The source model the path converts (``converters.sources.source``): "torch", "keras" or "tf_keras".

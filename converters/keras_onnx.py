@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reports.matrix import CONVERTERS
+from adapters.rows import CONVERTERS
 
 from .base import Artifact, Converter, folding
 from .onnx_artifact import read_onnx, run_onnx
@@ -57,7 +57,6 @@ class KerasToOnnx(Converter):
 class KerasExport(KerasToOnnx):
     """``model.export(path, format="onnx")``, Keras 3's own export."""
 
-    id = "tensorflow-keras3-to-onnx-export"
     declared = FOLDED
 
     def export(self, model, example):
@@ -72,7 +71,6 @@ class KerasExport(KerasToOnnx):
 class KerasTf2onnx(KerasToOnnx):
     """``tf2onnx.convert.from_keras(model, input_signature)`` on a Keras 3 model."""
 
-    id = "tensorflow-keras3-to-onnx-tf2onnx"
     # tf2onnx 1.17.0 looks the model's inputs up by Keras 2's tensor names (measured)
     declared = CONVERTERS.every_row("cannot run (KeyError)")
 
@@ -93,7 +91,6 @@ class KerasTf2onnx(KerasToOnnx):
 class TfKerasTf2onnx(KerasTf2onnx):
     """``tf2onnx.convert.from_keras`` on a tf_keras (Keras 2) model, the Keras it was written for."""
 
-    id = "tensorflow-tf_keras-to-onnx-tf2onnx"
     source = "tf_keras"
     declared = FOLDED
 
@@ -101,7 +98,6 @@ class TfKerasTf2onnx(KerasTf2onnx):
 class KerasToOnnxToTorch(OnnxToTorch):
     """Keras 3's ONNX export, then ``onnx2torch``: the chain Keras -> ONNX -> PyTorch."""
 
-    id = "tensorflow-keras3-to-onnx-to-torch"
     frameworks = ("tensorflow", "onnx", "torch")
     source = "keras"
     exporter = KerasExport

@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 
-from reports.matrix import CONVERTERS
+from adapters.rows import CONVERTERS
 
 from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
@@ -41,7 +41,6 @@ class ToKeras(Converter):
 
 
 class TorchToOnnxToKeras(ToKeras):
-    id = "torch-to-onnx-to-keras"
     frameworks = ("torch", "onnx", "tensorflow")
     # onnx2keras maps the node onto keras.layers.BatchNormalization(momentum=<the node's>, epsilon=<the
     # node's>, axis=1) with its four tensors: Keras's momentum weighs the old value, as ONNX's does
@@ -66,7 +65,6 @@ class TorchToOnnxToKeras(ToKeras):
 
 
 class TorchToKerasNobuco(ToKeras):
-    id = "torch-to-keras-nobuco"
     frameworks = ("torch", "tensorflow")
     # nobuco 0.17.0 imports keras.src.engine.keras_tensor, which Keras 3 does not have (measured)
     declared = CONVERTERS.every_row("cannot run (ModuleNotFoundError)")
@@ -82,7 +80,6 @@ class TorchToKerasNobuco(ToKeras):
 
 
 class TorchToKerasPytorch2keras(ToKeras):
-    id = "torch-to-keras-pytorch2keras"
     frameworks = ("torch", "tensorflow")
     # pytorch2keras 0.2.4 (its latest) imports onnx.optimizer, which onnx removed in 1.9 (measured)
     declared = CONVERTERS.every_row("cannot run (ImportError)")

@@ -3,7 +3,7 @@
 onnx2tf 1.29.24 pins tensorflow 2.19.0, onnx 1.19.1, onnxruntime 1.23.0 and numpy 1.26.4 exactly,
 which cannot be installed beside bnparity's pins (``environments/onnx2tf.txt`` says which). It runs
 where its users run it, in an environment of its own (``.venv-onnx2tf``, built by ``.ci/run``), in
-the ``onnx2tf`` worker (``adapters.registry.ENVIRONMENTS``). The chain: PyTorch -> ONNX with the
+the ``onnx2tf`` worker (``adapters.processes.ENVIRONMENTS``). The chain: PyTorch -> ONNX with the
 TorchScript exporter without constant folding, so that the ONNX keeps its BatchNormalization node
 wherever it sits (as for onnx2keras), then ``onnx2tf.convert`` with its defaults (it simplifies the
 graph with onnxsim and returns a tf_keras model; it also writes a SavedModel and TFLite files).
@@ -33,7 +33,6 @@ def _received(sent: tuple[bytes, tuple[int, ...]]) -> np.ndarray:
 
 
 class TorchToOnnxToTensorflow(Converter):
-    id = "torch-to-onnx-to-tensorflow"
     frameworks = ("torch", "onnx", "tensorflow")
     target = "keras"  # a tf_keras model, which lives in the onnx2tf worker: the artifact's native is its handle there
     # onnx2tf writes the node as a tf.math.multiply and an add (TFOpLambda layers of a tf_keras model,

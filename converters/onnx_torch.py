@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from reports.matrix import CONVERTERS
+from adapters.rows import CONVERTERS
 
 from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
@@ -59,6 +59,5 @@ class OnnxToTorch(Converter):
 
 
 class TorchToOnnxToTorch(OnnxToTorch):
-    id = "torch-to-onnx-to-torch"
     frameworks = ("torch", "onnx")
     exporter = TorchToOnnxTorchScriptUnfolded

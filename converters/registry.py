@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from adapters.registry import Column
 
 
+@dataclass(frozen=True)
 class ConversionPath(Column):
-    """A conversion path: ``target`` is its Converter class."""
+    """A conversion path: ``target`` is its Converter class; source and target are imported together in
+    the ``converters`` worker, never in the test process."""
+
+    worker: str | None = "converters"
 
 
 _TORCH_ONNX = ("torch", "onnx", "onnxruntime")

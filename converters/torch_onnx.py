@@ -64,7 +64,6 @@ def folded_after(*shapes: str, into: dict[str, str]) -> dict[str, str]:
 class TorchToOnnxDynamo(TorchToOnnx):
     """``torch.onnx.export(model, args)``: the torch.export-based exporter, optimized (the default)."""
 
-    id = "torch-to-onnx-dynamo"
     options = {"dynamo": True}
     # onnxscript's optimizer folds a BatchNormalization into the Gemm or Conv before it; a source left
     # in training mode is exported as inference arithmetic, with torch.onnx's warning
@@ -75,7 +74,6 @@ class TorchToOnnxDynamo(TorchToOnnx):
 class TorchToOnnxDynamoUnoptimized(TorchToOnnx):
     """The same with ``optimize=False``: onnxscript's optimizer, which folds constants, does not run."""
 
-    id = "torch-to-onnx-dynamo-unoptimized"
     options = {"dynamo": True, "optimize": False}
     declared = {**KEPT, "training_export": "inference BatchNorm, with a warning", "continued_training": CONTINUED}
 
@@ -83,7 +81,6 @@ class TorchToOnnxDynamoUnoptimized(TorchToOnnx):
 class TorchToOnnxTorchScript(TorchToOnnx):
     """``dynamo=False``: the TorchScript exporter, with its default ``do_constant_folding=True``."""
 
-    id = "torch-to-onnx-torchscript"
     options = {"dynamo": False}
     # constant folding fuses Conv + BatchNorm (not Gemm + BatchNorm); its default training=EVAL exports
     # a source left in training mode as inference, without a word
@@ -93,6 +90,5 @@ class TorchToOnnxTorchScript(TorchToOnnx):
 class TorchToOnnxTorchScriptUnfolded(TorchToOnnx):
     """``dynamo=False, do_constant_folding=False``."""
 
-    id = "torch-to-onnx-torchscript-unfolded"
     options = {"dynamo": False, "do_constant_folding": False}
     declared = {**KEPT, "training_export": "inference BatchNorm, silently", "continued_training": CONTINUED}

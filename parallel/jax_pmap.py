@@ -17,7 +17,7 @@ import abc
 
 import numpy as np
 
-from reports.matrix import DATA_PARALLEL
+from adapters.rows import DATA_PARALLEL
 
 from .base import DataParallel, UnequalSlicesRefused, per_replica
 

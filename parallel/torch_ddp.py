@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reports.matrix import DATA_PARALLEL
+from adapters.rows import DATA_PARALLEL
 
 from .base import DataParallel
 from .jax_pmap import LOCAL

@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 
 from adapters.registry import IMPLEMENTATIONS
+from suites import sections
 
 from . import html, matrix, plots
+from .committed import COMMITTED, COMMITTED_JSON
 
 CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
 #: The property suite's example counts, per implementation (suites/test_properties.py).
 EXAMPLES = "bnparity_examples"
-COMMITTED = Path(__file__).resolve().parent / "CONVENTIONS.md"
 #: The multi-step cases drawn for every implementation, with what each shows.
 TRAJECTORY_CASES = {
     ("test_after_many_steps", "decay0.9-batch2-features1"): (
@@ -104,7 +105,7 @@ def pytest_runtest_setup(item):
 @functools.cache
 def section_columns() -> frozenset[str]:
     """The ids of every column of the matrix's further sections, gathered once, not at each test's setup."""
-    return frozenset(column for section in matrix.SECTIONS for column in section.columns())
+    return frozenset(column for section in matrix.SECTIONS for column in sections.columns(section))
 
 
 def properties(report, name: str) -> list:
@@ -170,6 +171,9 @@ class RunRecords:
                 raise pytest.UsageError(f"--update-conventions needs every implementation, conversion path and "
                                         f"data-parallel run; not run: {', '.join(incomplete)}")
             COMMITTED.write_text(matrix.to_markdown(own))
+            # as CONVENTIONS.md, without what changes with the Python patch release or the OS
+            stable = {name: version for name, version in own["environment"].items() if name not in ("python", "platform")}
+            COMMITTED_JSON.write_text(matrix.to_json({**own, "environment": stable}))
 
 
 class HtmlReport:
@@ -229,7 +233,7 @@ class HtmlReport:
     def pytest_html_results_table_row(self, report, cells):
         impl = next(iter(properties(report, IMPL)), "")
         framework = (IMPLEMENTATIONS[impl].framework if impl in IMPLEMENTATIONS
-                     else next((", ".join(s.columns()[impl].frameworks) for s in matrix.SECTIONS if impl in s.columns()), "") if impl else "")
+                     else ", ".join(sections.column(impl).frameworks) if sections.column(impl) else "")
         values = {"framework": framework, "impl": html.text(impl), **html.comparison_cells(properties(report, COMPARISON), properties(report, CELL))}
         cells[1] = f'<td class="col-testId">{html.text(report.nodeid + ("" if report.when == "call" else "::" + report.when))}</td>'
         cells[2:2] = [f'<td class="col-{key}">{values[key]}</td>' for key, _ in self.COLUMNS]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from adapters.base import Adapter
-from adapters.reference import ReferenceBatchNorm
+from adapters.reference import ReferenceBatchNorm, representable  # noqa: F401 (the suites import it from here)
 from adapters.registry import IMPLEMENTATIONS, implementation
 from adapters.spec import BatchNormSpec
 
+from . import sections
 from .tolerances import Tolerance, tolerance
 
 
@@ -26,17 +27,17 @@ def section_params(section) -> list:
     """One pytest param per column of a matrix section (a conversion path, a data-parallel run), with
     the markers of every framework it runs."""
     return [pytest.param(column_id, id=column_id, marks=[getattr(pytest.mark, f) for f in column.frameworks])
-            for column_id, column in section.columns().items()]
+            for column_id, column in sections.columns(section).items()]
 
 
-def check_section_cell(section, column_id: str, row: str, observations, record_section_cell, extra: str) -> None:
+def check_section_cell(section, column_id: str, row: str, observations, record_section_cell) -> None:
     """One cell of a matrix section: skip, naming the extra, where the column's packages are missing;
     else record what ``observations()`` (row -> (observed, evidence)) says for ``row`` and require the
     column's declaration of it."""
-    column = section.columns()[column_id]
+    column = sections.columns(section)[column_id]
     missing = column.missing()
     if missing:
-        pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed ({column.how_to_install(extra)})")
+        pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed ({column.how_to_install(sections.extra(section))})")
     value, evidence = observations()[row]
     declared = column.load().declared.get(row, "undeclared")
     record_section_cell(section, column_id, row, value, declared, evidence)
@@ -99,15 +100,6 @@ def train_both(impl_id: str, spec: BatchNormSpec, batch_list: list[np.ndarray]):
         observed.append((state.mean, state.variance))
         expected.append((reference.moving_mean.copy(), reference.moving_variance.copy()))
     return np.array(observed), np.array(expected), outputs
-
-
-def representable(x: np.ndarray, dtype: str) -> np.ndarray:
-    """``x`` rounded to the nearest value of ``dtype``, as float64, so the reference sees the same input."""
-    if dtype == "bfloat16":  # round-to-nearest-even on the top 16 bits of float32, no ml_dtypes needed
-        bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
-    return np.asarray(x).astype(dtype).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from converters.base import per_shape
 from converters.registry import PATHS
 from converters.sources import SHAPES, TRAINING_STEPS, source
 
-from reports.matrix import CONVERTER_ROWS
+from adapters.rows import CONVERTERS
 
 from .cases import compare
 
-ROW_IDS = tuple(row.id for row in CONVERTER_ROWS)
+ROW_IDS = CONVERTERS.row_ids
 
 # -- in the test process -------------------------------------------------------------------------------
 

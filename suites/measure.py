@@ -1,98 +1,73 @@
-"""Measure, do not ask: the conventions an adapter follows, as every probe observes them, printed
-as a ready ``Conventions(...)`` declaration with its evidence, and the implementations of the
-committed matrix that follow the same conventions row for row (or where each differs).
+"""Measure, do not ask: the conventions an adapter follows, as every row's probe observes them,
+printed as a ready ``Conventions(...)`` declaration with its evidence, and the implementations of a
+matrix that follow the same conventions row for row (or where each differs).
 
-    python -m suites.measure numpy_batchnorm.adapter:NumpyBatchNorm
+    bnparity measure numpy_batchnorm.adapter:NumpyBatchNorm
 
 The adapter's own ``declared`` is ignored (a new adapter may have none yet): the probes run on a
 subclass whose declaration starts neutral and takes each observation as it comes, because a few
 probes read the declaration (the momentum's direction translates the decay into the native
 argument; the variance probe's truth is the declared update), and each of those comes after the
-probe that measures it. Rows that the matrix does not have (``no_moving_statistics``) keep their
-default; check them by hand.
+probe that measures it. Fields that no row states (``no_moving_statistics``) keep their default;
+check them by hand.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import importlib
-import re
-import sys
-from pathlib import Path
+import pkgutil
 
-from adapters.conventions import Conventions
-from adapters.registry import IMPLEMENTATIONS, Implementation
-from reports.matrix import ROW_IDS
-from reports.plugin import COMMITTED
+from adapters.conventions import BeyondRange, Conventions, HalfPrecision, HalfStep  # noqa: F401 (the declaration's names)
+from adapters.probes import Other
+from adapters.rows import ROW_IDS, ROWS
 
-from .probes import PROBES
-
-#: The id the adapter under measurement is registered with while the probes run.
+#: The id the adapter under measurement has while the probes run.
 MEASURED_ID = "measured-adapter"
-#: The class under measurement, where the registry's "module:Class" finds it.
-MEASURED = None
 
 NEUTRAL = Conventions(momentum_weight="old", default_momentum=None, default_epsilon=1e-5, train_normalize_variance="biased",
                       moving_variance_update="biased", state_names=("", "", "", ""))
 
 
-def fields(row: str, observed: str) -> dict:
-    """The Conventions fields that an observation of ``row`` sets (the inverse of Conventions.cells)."""
-    if observed.startswith("other"):
-        return {}
-    if row == "default_momentum":
-        return {row: None if observed == "required" else float(observed)}
-    if row in ("default_epsilon", "initial_mean", "initial_variance"):
-        return {row: float(observed)}
-    if row == "cumulative_average":
-        return {row: "(its native argument)" if observed == "yes" else None}
-    if row == "variance_robustness":
-        return {"one_pass_variance": observed == "lossy"}
-    if row == "state_names":
-        return {row: tuple(observed.split(", "))}
-    return {row: observed}
+class MeasureError(ValueError):
+    """The adapter to measure cannot be loaded: the message says why, in one line."""
 
 
-def measure(target: str) -> tuple[Conventions, dict[str, tuple[str, str]]]:
-    """Run every probe on the adapter class ``module:Class``; its conventions and the observations."""
-    global MEASURED
-    module, _, name = target.partition(":")
-    adapter = getattr(importlib.import_module(module), name)
-    MEASURED = type(adapter.__name__, (adapter,), {"id": MEASURED_ID, "declared": NEUTRAL})
-    IMPLEMENTATIONS[MEASURED_ID] = Implementation(MEASURED_ID, "measured", f"{__name__}:MEASURED", (), (), shipped=False)
-    observations = {}
+def load(target: str) -> type:
+    """The adapter class named ``module:Class``, or a MeasureError naming what is wrong."""
+    module, colon, name = target.partition(":")
+    if not module or not colon or not name:
+        raise MeasureError(f"{target!r} must be 'module:Class', e.g. numpy_batchnorm.adapter:NumpyBatchNorm")
     try:
-        for row in ROW_IDS:
-            observations[row] = PROBES[row](MEASURED_ID)
-            MEASURED.declared = dataclasses.replace(MEASURED.declared, **fields(row, observations[row][0]))
-    finally:
-        del IMPLEMENTATIONS[MEASURED_ID]
-    return MEASURED.declared, observations
+        adapter = pkgutil.resolve_name(target)
+    except ModuleNotFoundError as error:
+        raise MeasureError(f"cannot import {error.name!r} (for {target}): is its package installed, or its folder on "
+                           "PYTHONPATH?") from None
+    except AttributeError:
+        raise MeasureError(f"module {module!r} has no {name!r}") from None
+    except Exception as error:  # the module's own import failed: say how, in one line
+        raise MeasureError(f"importing {module!r} failed: {type(error).__name__}: {error}") from None
+    if not isinstance(adapter, type):
+        raise MeasureError(f"{target} is a {type(adapter).__name__}, not an adapter class")
+    return adapter
 
 
-def committed_cells(path: Path = COMMITTED) -> dict[str, dict[str, str]]:
-    """implementation -> row -> observed value, read back from the committed CONVENTIONS.md."""
-    cells: dict[str, dict[str, str]] = {}
-    row = None
-    for line in path.read_text().splitlines():
-        heading = re.match(r"## .* \(`(\w+)`\)$", line)
-        if heading:
-            row = heading.group(1)
-            continue
-        cell = re.match(r"\| `([\w-]+)` \| (.*?) \| .*\|$", line)
-        if row and cell:
-            observed = re.sub(r" \(\*\*declared: .*\*\*\)$", "", cell.group(2)).replace("\\|", "|")
-            cells.setdefault(cell.group(1), {})[row] = observed
-    return cells
+def measure(target: str | type) -> tuple[Conventions, dict[str, tuple[object, str]]]:
+    """Run every row's probe on the adapter class (or ``module:Class``); its conventions and the observations
+    (row id -> (value, evidence))."""
+    adapter = load(target) if isinstance(target, str) else target
+    measured = type(adapter.__name__, (adapter,), {"id": MEASURED_ID, "declared": NEUTRAL})
+    observations = {}
+    for row in ROWS:
+        value, evidence = row.probe(measured)
+        observations[row.id] = (value, evidence)
+        if not isinstance(value, Other):
+            measured.declared = dataclasses.replace(measured.declared, **{row.field_name: value})
+    return measured.declared, observations
 
 
-def declaration(conventions: Conventions, observations: dict[str, tuple[str, str]]) -> str:
-    """``Conventions(...)`` as Python, each field with the evidence of the probe that set it."""
-    evidence = {}
-    for row, (_, said) in observations.items():
-        for field in fields(row, observations[row][0]) or {row: None}:
-            evidence[field] = said
+def declaration(conventions: Conventions, observations: dict[str, tuple[object, str]]) -> str:
+    """``Conventions(...)`` as Python, each field with the evidence of the probe that set it, on one line."""
+    evidence = {row.field_name: " ".join(observations[row.id][1].split()) for row in ROWS if row.id in observations}
     lines = ["declared = Conventions("]
     for field in dataclasses.fields(Conventions):
         value = getattr(conventions, field.name)
@@ -101,33 +76,20 @@ def declaration(conventions: Conventions, observations: dict[str, tuple[str, str
     return "\n".join(lines + [")"])
 
 
-def comparison(measured: dict[str, str], committed: dict[str, dict[str, str]]) -> list[str]:
-    """The committed implementations by how many rows they differ from ``measured``, with the differences."""
-    distance = {impl: [r for r in ROW_IDS if cells.get(r) != measured[r]] for impl, cells in committed.items()}
+def shown(observations: dict[str, tuple[object, str]]) -> dict[str, str]:
+    """The observations as the matrix writes them."""
+    return {row.id: row.show(observations[row.id][0]) for row in ROWS if row.id in observations}
+
+
+def comparison(measured: dict[str, str], matrix: dict[str, dict[str, str]]) -> list[str]:
+    """A matrix's implementations (implementation -> row -> shown value) by how many rows they differ
+    from ``measured``, with the differences."""
+    distance = {impl: [r for r in ROW_IDS if cells.get(r) != measured[r]] for impl, cells in matrix.items()}
     lines = []
     for impl, differing in sorted(distance.items(), key=lambda kv: (len(kv[1]), kv[0])):
         if not differing:
             lines.append(f"  {impl}: the same conventions, row for row")
         else:
             lines.append(f"  {impl}: differs in {len(differing)} of {len(ROW_IDS)} rows: "
-                         + "; ".join(f"{r} {committed[impl].get(r)!r}" for r in differing))
+                         + "; ".join(f"{r} {matrix[impl].get(r)!r}" for r in differing))
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("adapter", metavar="MODULE:CLASS", help="the adapter class to measure")
-    parser.add_argument("--closest", type=int, default=5, help="how many committed implementations to compare with")
-    args = parser.parse_args(argv)
-    if ":" not in args.adapter:
-        parser.error(f"{args.adapter!r} must be 'module:Class'")
-    conventions, observations = measure(args.adapter)
-    print(f"# {args.adapter}, measured by every probe of the conventions matrix\n")
-    print(declaration(conventions, observations))
-    print(f"\nClosest implementations of the committed matrix ({COMMITTED.name}):")
-    print("\n".join(comparison(conventions.cells(), committed_cells())[: args.closest]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

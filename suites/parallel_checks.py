@@ -16,9 +16,9 @@ import numpy as np
 
 from parallel.base import UnequalSlicesRefused
 from parallel.registry import RUNS
-from reports.matrix import DATA_PARALLEL
+from adapters.rows import DATA_PARALLEL
 
-ROW_IDS = tuple(row.id for row in DATA_PARALLEL.rows)
+ROW_IDS = DATA_PARALLEL.row_ids
 
 REPLICAS = np.array([[[-1.0], [0.0], [1.0], [0.0]], [[9.0], [10.0], [11.0], [10.0]]], np.float32)
 UNEVEN = [np.array([[-1.0], [0.0], [1.0], [0.0], [-1.0], [1.0]], np.float32), np.array([[9.0], [11.0]], np.float32)]

@@ -32,7 +32,7 @@ from collections import OrderedDict
 
 import pytest
 
-from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, implementation_in, register_adapter
+from adapters.registry import FAMILIES, FRAMEWORKS, IMPLEMENTATIONS, implementation_in, register_adapter
 
 #: The scope of cases that name no implementation.
 NO_FAMILY = "no family"
@@ -235,17 +235,10 @@ def family_scheduling() -> type:
     return FamilyScheduling
 
 
-#: Seconds per case of each family relative to the JAX family's, from a full run's own test
-#: durations (pytest suites, 2 workers, commit dd6985a; the first case of a family also pays its
-#: imports and worker processes): a tinygrad case costs 1.7 JAX cases (its graphs are scheduled in
-#: Python, kernels compiled by clang), a TensorFlow case 0.8, a PyTorch case a third (Keras 3 on
-#: PyTorch included), Paddle a quarter, MLX and ONNX a tenth. Cases that name no implementation
-#: are the converters' and data-parallel sections' that do not (6 JAX cases each, most of it
-#: waiting on their worker processes) and the machinery's tests in tests/ (~20: many run pytest in
-#: a fresh interpreter). Only the order in which families are handed out depends on these numbers,
-#: never a result.
-RELATIVE_CASE_COST = {"jax": 1.0, "tensorflow": 0.8, "tinygrad": 1.7, "torch": 0.35, "paddle": 0.25, "mlx": 0.16, "onnx": 0.1,
-                      NO_FAMILY: 10.0}
+#: Seconds per case of each family relative to a JAX case (``registry.Family.case_cost``). Cases that name
+#: no implementation are the converters' and data-parallel sections' that do not (most of it waiting on
+#: their worker processes) and the machinery's tests in tests/ (many run pytest in a fresh interpreter).
+RELATIVE_CASE_COST = {**{family.name: family.case_cost for family in FAMILIES.values()}, NO_FAMILY: 10.0}
 
 
 def handout_order(units: dict[str, dict]) -> list[str]:

@@ -10,7 +10,7 @@ import functools
 import pytest
 
 from parallel.registry import RUNS
-from reports.matrix import DATA_PARALLEL
+from adapters.rows import DATA_PARALLEL
 
 from .cases import check_section_cell, section_params
 from .parallel_checks import ROW_IDS
@@ -26,4 +26,4 @@ def observed(run_id: str) -> dict[str, tuple[str, str]]:
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("run_id", section_params(DATA_PARALLEL))
 def test_data_parallel_run_does_what_it_declares(run_id, row, record_section_cell):
-    check_section_cell(DATA_PARALLEL, run_id, row, lambda: observed(run_id), record_section_cell, "jax,tensorflow,torch")
+    check_section_cell(DATA_PARALLEL, run_id, row, lambda: observed(run_id), record_section_cell)

@@ -27,7 +27,7 @@ COMPILED = tuple(impl_id for impl_id, impl in IMPLEMENTATIONS.items() if impl.co
 @pytest.mark.parametrize("impl_id", implementation_params(COMPILED))
 def test_compiled_step_gives_the_eager_numbers(impl_id, dtype, assert_close, record_property):
     spec = BatchNormSpec(4, decay=0.9, dtype=dtype)
-    if dtype not in adapter_class(impl_id).dtypes or adapter_class(impl_id).declared.half_precision_raises(dtype):
+    if dtype not in adapter_class(impl_id).dtypes or adapter_class(impl_id).declared.half_precision.raises(dtype):
         pytest.skip(f"{impl_id} takes no {dtype} (a refusal, tested in test_half_precision_step and in the matrix)")
     compiled, eager = build(impl_id, spec), build(impl_id, spec)
     assert not isinstance(eager.eager(), contextlib.nullcontext), f"{impl_id} is compiled but has no eager mode to compare with"

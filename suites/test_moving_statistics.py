@@ -93,7 +93,7 @@ def test_half_precision_step(impl_id, dtype, batch_size, assert_close):
         with pytest.raises(SpecError, match="dtype"):
             build(impl_id, spec)
         return
-    if adapter.declared.half_precision_raises(dtype):
+    if adapter.declared.half_precision.raises(dtype):
         with pytest.raises(Exception) as refusal:
             run_both(impl_id, spec, 5, batch_size, seed=batch_size)
         assert not isinstance(refusal.value, SpecError), "the framework's refusal was declared, not bnparity's"

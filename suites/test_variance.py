@@ -124,7 +124,7 @@ def test_bfloat16_statistics_keep_a_mean_bfloat16_cannot_hold(impl_id, assert_cl
         with pytest.raises(SpecError, match="dtype"):
             build(impl_id, spec)
         return
-    if adapter_class(impl_id).declared.half_precision_raises("bfloat16"):  # refused by the framework, as declared
+    if adapter_class(impl_id).declared.half_precision.raises("bfloat16"):  # refused by the framework, as declared
         with pytest.raises(Exception) as refusal:
             build(impl_id, spec).train_step(BFLOAT16_PAIR)
         assert not isinstance(refusal.value, SpecError)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.registry import ENVIRONMENTS, FRAMEWORKS, IMPLEMENTATIONS, Column, Environment, Implementation, implementation
+from adapters.processes import ENVIRONMENTS, Environment
+from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS, Column, Implementation, implementation
 from suites import cases
 
 
@@ -30,7 +31,7 @@ def test_unknown_id_lists_the_known_ones():
 
 
 def test_missing_framework_skips_with_its_reason(monkeypatch):
-    ghost = Implementation("torch-ghost", "torch", "adapters.ghost:Ghost", ("ghost-dist",), ("no_such_framework_module",))
+    ghost = Implementation("torch-ghost", "adapters.ghost:Ghost", ("ghost-dist",), ("no_such_framework_module",))
     monkeypatch.setitem(IMPLEMENTATIONS, ghost.id, ghost)
     assert ghost.missing() == ["no_such_framework_module"]
     assert ghost.versions() == {"ghost-dist": "not installed"}

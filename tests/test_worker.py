@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from adapters.registry import ENVIRONMENTS, ROOT, WORKERS, Environment, WorkerKind, implementation
+from adapters.processes import ENVIRONMENTS, ROOT, WORKERS, Environment, WorkerKind
+from adapters.registry import implementation
 from adapters.spec import BatchNormSpec
 from adapters.worker import FrameworkError, Worker, WorkerError, request_timeout
 
@@ -38,39 +39,39 @@ def worker(register_kind):
 
 
 def test_a_worker_is_started_once_and_reused(worker):
-    worker.call("sleep", 0)
+    worker.call("call", "time:sleep", 0)
     assert Worker.get(KIND) is worker
-    assert worker.call("sleep", 0) is None
+    assert worker.call("call", "time:sleep", 0) is None
 
 
 def test_a_worker_killed_during_a_request_fails_it_naming_the_worker_and_the_next_gets_a_fresh_one(worker):
     threading.Timer(0.5, os.kill, (worker.process.pid, signal.SIGKILL)).start()
     with pytest.raises(WorkerError, match=rf"the {KIND} worker \(pid {worker.process.pid}\) exited with code -9 during 'sleep'"):
-        worker.call("sleep", 30)
+        worker.call("call", "time:sleep", 30)
     fresh = Worker.get(KIND)
     assert fresh is not worker and fresh.process.pid != worker.process.pid
-    assert fresh.call("sleep", 0) is None
+    assert fresh.call("call", "time:sleep", 0) is None
 
 
 def test_a_hung_worker_is_killed_after_the_timeout_and_the_next_request_gets_a_fresh_one(worker):
     start = time.monotonic()
     with pytest.raises(WorkerError, match=r"did not answer within 1 s \(BNPARITY_WORKER_TIMEOUT\) and was killed"):
-        worker.call("sleep", 60, timeout=1)
+        worker.call("call", "time:sleep", 60, timeout=1)
     assert time.monotonic() - start < 10
     assert worker.process.poll() is not None, "the hung worker must be gone"
-    assert Worker.get(KIND).call("sleep", 0) is None
+    assert Worker.get(KIND).call("call", "time:sleep", 0) is None
 
 
 def test_a_worker_that_dies_at_start_says_why(register_kind):
     register_kind(WorkerKind(imports=("no_such_framework_bnparity",)))
     with pytest.raises(WorkerError, match=r"(?s)exited with code 1 during 'sleep'.*No module named 'no_such_framework_bnparity'"):
-        Worker.get(KIND).call("sleep", 0)
+        Worker.get(KIND).call("call", "time:sleep", 0)
 
 
 def test_an_exception_in_the_worker_is_an_observation_not_a_fault(worker):
     with pytest.raises(FrameworkError, match=r"^KeyError: .*unknown implementation 'no-such-implementation'"):
         worker.call("build", "no-such-implementation", BatchNormSpec(2))
-    assert worker.call("sleep", 0) is None, "the worker survives a framework's exception"
+    assert worker.call("call", "time:sleep", 0) is None, "the worker survives a framework's exception"
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon"])
@@ -101,16 +102,16 @@ def test_submitted_requests_run_while_the_test_process_goes_on_and_answer_in_ord
     first, second = worker.submit("call", "time:sleep", 0.5), worker.submit("call", "os:getpid")
     assert time.monotonic() - started < 0.4, "submit waited for the worker"
     assert second.result() == worker.process.pid and first.result() is None
-    assert worker.call("sleep", 0) is None
+    assert worker.call("call", "time:sleep", 0) is None
 
 
 def test_a_submitted_request_that_hangs_fails_with_the_timeout_and_so_does_the_one_behind_it(worker):
-    hung, behind = worker.submit("sleep", 60, timeout=1), worker.submit("sleep", 0)
+    hung, behind = worker.submit("call", "time:sleep", 60, timeout=1), worker.submit("call", "time:sleep", 0)
     with pytest.raises(WorkerError, match=rf"the {KIND} worker \(pid \d+\) did not answer within 1 s"):
         behind.result()
     with pytest.raises(WorkerError, match="did not answer within 1 s"):
         hung.result()
-    assert Worker.get(KIND).call("sleep", 0) is None
+    assert Worker.get(KIND).call("call", "time:sleep", 0) is None
 
 
 def test_at_exit_every_worker_is_closed_and_exits_cleanly(monkeypatch):
@@ -122,7 +123,7 @@ def test_at_exit_every_worker_is_closed_and_exits_cleanly(monkeypatch):
         monkeypatch.setitem(WORKERS, kind, WorkerKind())
     workers = [Worker.get(kind) for kind in kinds]
     for started in workers:
-        assert started.call("sleep", 0) is None
+        assert started.call("call", "time:sleep", 0) is None
     Worker.close_all()
     assert [started.process.returncode for started in workers] == [0, 0]
     for kind in kinds:
@@ -148,7 +149,7 @@ def test_a_data_parallel_worker_killed_mid_run_fails_the_run_and_leaves_no_rank_
     while children_of(group) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert children_of(group) == [], "a rank outlived its worker"
-    assert Worker.get("torch-ddp").call("sleep", 0) is None
+    assert Worker.get("torch-ddp").call("call", "time:sleep", 0) is None
 
 
 def children_of(group: int) -> list[int]:
@@ -190,7 +191,7 @@ def start_a_worker_here() -> int:
     """Run in a worker: start a worker of its own, as the converters worker starts onnx2tf's, and return its pid."""
     WORKERS[KIND] = WorkerKind()
     nested = Worker.get(KIND)
-    assert nested.call("sleep", 0) is None
+    assert nested.call("call", "time:sleep", 0) is None
     return nested.process.pid
 
 
@@ -219,7 +220,7 @@ def loaded_here(names: list[str]) -> list[str]:
 
 def test_keras_on_pytorch_runs_in_its_worker_without_what_it_never_uses():
     """Keras 3 imports JAX, matplotlib, h5py and PIL where they are installed, each in a try/except;
-    its PyTorch worker hides them (registry.WORKERS), and a layer still trains there."""
+    its PyTorch worker hides them (processes.WORKERS), and a layer still trains there."""
     impl = implementation("torch-keras3")
     if impl.missing():
         pytest.skip(f"torch-keras3 needs {', '.join(impl.missing())}, not installed (pip install -e '.[torch]')")

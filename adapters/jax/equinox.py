@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..base import Adapter, State, exponential_only, dtype_name
-from ..conventions import Conventions
+from ..conventions import Conventions, HalfPrecision
 from .compiled import JitCompiled, device_array, static
 from ..spec import BatchNormSpec, SpecError
 
@@ -59,7 +59,6 @@ def debias_scale(momentum: float, counter: int) -> float:
 
 
 class EquinoxEmaBatchNorm(JitCompiled, Adapter):
-    id = "jax-equinox_ema"
     mode = "ema"
     declared = Conventions(
         momentum_weight="old",
@@ -70,7 +69,7 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
         state_names=("ema_state_index[0]", "ema_state_index[1]", "weight", "bias"),
         initial_variance=0.0,
         first_step="copy",
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        half_precision=HalfPrecision.moving_in("input"),
         float64_momentum="no float64",
     )
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
@@ -206,7 +205,6 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
 
 
 class EquinoxBatchBatchNorm(EquinoxEmaBatchNorm):
-    id = "jax-equinox_batch"
     mode = "batch"
     declared = replace(
         EquinoxEmaBatchNorm.declared,

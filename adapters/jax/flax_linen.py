@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..base import Adapter, State, exponential_only, dtype_name
-from ..conventions import Conventions
+from ..conventions import BeyondRange, Conventions
 from .compiled import JitCompiled, device_array, static
 from ..spec import BatchNormSpec
 
@@ -30,7 +30,7 @@ FLAX = Conventions(
     state_names=("mean", "var", "scale", "bias"),
     one_pass_variance=True,
     float64_momentum="no float64",
-    half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
+    half_precision_range=BeyondRange(outputs="±1", stores="it"),
 )
 
 
@@ -57,7 +57,6 @@ def initial_variables(*, config, shape):
 
 
 class FlaxLinenBatchNorm(JitCompiled, Adapter):
-    id = "jax-flax_linen"
     declared = FLAX
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
 

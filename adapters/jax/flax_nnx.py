@@ -30,7 +30,6 @@ def call(graphdef, state, x, *, train):
 
 
 class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
-    id = "jax-flax_nnx"
     declared = FLAX
 
     def native_arguments(self) -> dict:

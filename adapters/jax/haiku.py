@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..base import Adapter, State, exponential_only, dtype_name
-from ..conventions import Conventions
+from ..conventions import Conventions, HalfPrecision
 from .compiled import JitCompiled, device_array, static
 from ..spec import BatchNormSpec
 
@@ -47,7 +47,6 @@ def initial_variables(decay_rate, eps, *, config, shape, dtype):
 
 
 class HaikuBatchNorm(JitCompiled, Adapter):
-    id = "jax-haiku"
     declared = Conventions(
         momentum_weight="old",
         default_momentum=None,
@@ -58,7 +57,7 @@ class HaikuBatchNorm(JitCompiled, Adapter):
         initial_variance=0.0,
         first_step="debiased",
         one_pass_variance=True,
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        half_precision=HalfPrecision.moving_in("input"),
         float64_momentum="no float64",
     )
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch

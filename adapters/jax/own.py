@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..base import Adapter, State, dtype_name
-from ..conventions import Conventions
+from ..conventions import BeyondRange, Conventions
 from .compiled import JitCompiled, device_array
 from ..spec import BatchNormSpec, SpecError
 
@@ -34,7 +34,7 @@ PRESETS = {
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
-        half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
+        half_precision_range=BeyondRange(outputs="±1", stores="it"),
     ),
     # PyTorch: momentum weighs the new value, the moving variance is unbiased.
     "new-weight-unbiased": Conventions(
@@ -46,7 +46,7 @@ PRESETS = {
         state_names=("mean", "var", "gamma", "beta"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
-        half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
+        half_precision_range=BeyondRange(outputs="±1", stores="it"),
     ),
 }
 
@@ -136,7 +136,6 @@ class JaxOwnBatchNorm(JitCompiled, Adapter):
     decides what the native ``momentum`` argument means.
     """
 
-    id = "jax-own"
     declared = PRESETS["old-weight-biased"]
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
 
@@ -235,5 +234,4 @@ class JaxOwnBatchNorm(JitCompiled, Adapter):
 class JaxOwnUnbiased(JaxOwnBatchNorm):
     """The own implementation following PyTorch's conventions: the same code, other choices."""
 
-    id = "jax-own_unbiased"
     declared = PRESETS["new-weight-unbiased"]

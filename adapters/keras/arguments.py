@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from ..base import exponential_only
-from ..conventions import Conventions
+from ..conventions import BeyondRange, HalfPrecision, Conventions
 from ..spec import BatchNormSpec
 
 #: tf_keras's non-fused path and TensorFlow 1's layer on 2-D and 3-D input: parameters and moving
@@ -23,11 +23,11 @@ TF_KERAS = Conventions(
     train_normalize_variance="biased",
     moving_variance_update="biased",
     state_names=("moving_mean", "moving_variance", "gamma", "beta"),
-    half_precision="float16: output float16, moving float32; bfloat16: output bfloat16, moving float32",
+    half_precision=HalfPrecision.moving_in("float32"),
     # keras/src/layers/normalization/batch_normalization.py (tf_keras): _assign_moving_average converts
     # 1.0 - momentum to a tensor, float32, before casting it to the float64 variable's dtype
     float64_momentum="batch weight in float32",
-    half_precision_range="variance 9e4: outputs ±1, stores it; value 7e4: mean inf, variance NaN",
+    half_precision_range=BeyondRange(outputs="±1", stores="it"),
 )
 
 

@@ -27,6 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..base import Adapter, State, dtype_name
+from ..conventions import BeyondRange, HalfPrecision
 from ..imports import KERAS_UNUSED, TENSORFLOW_KERAS_UNUSED, hidden
 from .arguments import TF_KERAS, KerasArguments
 
@@ -48,12 +49,11 @@ def keras_on(backend: str):
 
 
 class Keras3BatchNorm(KerasArguments, Adapter):
-    id = "tensorflow-keras3"
     # tf_keras's conventions, but half-precision moving statistics are kept in the half dtype
     declared = replace(
-        TF_KERAS, half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        TF_KERAS, half_precision=HalfPrecision.moving_in("input"),
         float64_momentum="float64",
-        half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",
+        half_precision_range=BeyondRange(outputs="±1", stores="inf"),
     )
 
     #: The backend Keras runs on, chosen for the whole process that imports it.
@@ -157,7 +157,6 @@ class Keras3JaxBatchNorm(Keras3BatchNorm):
     3e-5 instead of 0), so bnparity refuses float64 here rather than report float32 numbers as it.
     """
 
-    id = "jax-keras3"
     backend = "jax"
     declared = replace(Keras3BatchNorm.declared, float64_momentum="no float64")
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
@@ -216,7 +215,6 @@ class Keras3TorchBatchNorm(Keras3BatchNorm):
     spread only when it runs on PyTorch.
     """
 
-    id = "torch-keras3"
     backend = "torch"
     # float64: the moving statistics come back float64 but hold float32 values (measured by the
     # float64_momentum probe: 1.7599999904632568 for 1.76, the whole update in float32)

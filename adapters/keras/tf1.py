@@ -65,7 +65,6 @@ FREE: dict[tuple, list[Graph]] = defaultdict(list)
 
 
 class Tf1BatchNorm(KerasArguments, Adapter):
-    id = "tensorflow-tf1"
     declared = TF_KERAS
     framework_name = "TensorFlow 1"
 

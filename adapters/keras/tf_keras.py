@@ -27,7 +27,6 @@ with hidden(*TENSORFLOW_KERAS_UNUSED):
 class TfKerasBatchNorm(Keras3BatchNorm):
     """``tf_keras.layers.BatchNormalization(fused=False)``: the path every 2-D and 3-D batch takes."""
 
-    id = "tensorflow-tf_keras"
     declared = TF_KERAS
     fused = False
 
@@ -71,7 +70,6 @@ class TfKerasFusedBatchNorm(TfKerasBatchNorm):
     bnparity refuses the description first.
     """
 
-    id = "tensorflow-tf_keras_fused"
     declared = replace(TF_KERAS, moving_variance_update="unbiased", float64_momentum="no float64")
     fused = True
     dtypes = ("float16", "bfloat16", "float32")

@@ -28,7 +28,7 @@ import mlx.optimizers as optimizers
 import numpy as np
 
 from ..base import Adapter, State, dtype_name
-from ..conventions import Conventions
+from ..conventions import Conventions, HalfPrecision
 from ..pytorch_style import PyTorchArguments
 from ..spec import SpecError
 
@@ -56,7 +56,7 @@ def declared_for(version: str) -> Conventions:
         batch_size_1="raises" if unbiased else "runs",
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        half_precision=HalfPrecision.moving_in("input"),
     )
 
 
@@ -68,7 +68,6 @@ def to_mlx(values: np.ndarray, dtype: str) -> mx.array:
     return mx.array(values, dtype=DTYPES[dtype])
 
 class MlxBatchNorm(PyTorchArguments, Adapter):
-    id = "mlx-batchnorm"
     declared = declared_for(importlib.metadata.version("mlx"))
     framework_name = "MLX"
     ndims = (2, 3, 4)

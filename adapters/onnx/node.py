@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..base import Adapter, State, exponential_only
-from ..conventions import Conventions
+from ..conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
 from ..spec import BatchNormSpec
 
 OPSET = 15
@@ -42,7 +42,6 @@ def batch_norm_model(spec: BatchNormSpec, momentum: float, epsilon: float, train
 
 
 class OnnxReferenceBatchNorm(Adapter):
-    id = "onnx-reference"
     declared = Conventions(
         momentum_weight="old",
         default_momentum=0.9,
@@ -50,7 +49,7 @@ class OnnxReferenceBatchNorm(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("input_mean", "input_var", "scale", "B"),
-        half_precision="float16: output float16, moving float16; bfloat16: not supported",
+        half_precision=HalfPrecision(HalfStep("float16", "float16"), HalfStep(refusal="not supported")),
         # onnx/defs/nn/defs.cc: momentum is a FLOAT attribute, float32 whatever the tensors' type
         float64_momentum="float32 attributes",
     )
@@ -126,9 +125,8 @@ class OnnxReferenceBatchNorm(Adapter):
 
 
 class OnnxRuntimeBatchNorm(OnnxReferenceBatchNorm):
-    id = "onnx-onnxruntime"
     # onnxruntime's CPU kernel computes float16 statistics in float32 (the reference evaluator, in NumPy, in float16)
-    declared = replace(OnnxReferenceBatchNorm.declared, half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",)
+    declared = replace(OnnxReferenceBatchNorm.declared, half_precision_range=BeyondRange(outputs="±1", stores="inf"),)
 
     def runner(self, model: onnx.ModelProto):
         import onnxruntime

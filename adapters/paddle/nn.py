@@ -31,7 +31,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..base import Adapter, State, TypedArray, dtype_name, exponential_only
-from ..conventions import Conventions
+from ..conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
 from ..spec import BatchNormSpec
 
 
@@ -45,7 +45,6 @@ def paddle_module():
 
 
 class PaddleBatchNorm1D(Adapter):
-    id = "paddle-batchnorm1d"
     declared = Conventions(
         momentum_weight="old",
         default_momentum=0.9,
@@ -53,11 +52,11 @@ class PaddleBatchNorm1D(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("_mean", "_variance", "weight", "bias"),
-        half_precision="float16: raises; bfloat16: raises",
+        half_precision=HalfPrecision(HalfStep(refusal="raises"), HalfStep(refusal="raises")),
         batch_size_1="passes through",
         # momentum reaches the kernel as a float (float32) attribute: measured, float32(0.9) weighs the old value
         float64_momentum="float32 attributes",
-        half_precision_range="raises",
+        half_precision_range=BeyondRange(refusal="raises"),
     )
     ndims = (2, 3)
     native_channel_axis = 1
@@ -161,7 +160,6 @@ class PaddleBatchNorm1D(Adapter):
 class PaddleBatchNorm2D(PaddleBatchNorm1D):
     """``paddle.nn.BatchNorm2D`` on channels-first 4-D batches; lower ranks get singleton spatial axes."""
 
-    id = "paddle-batchnorm2d"
     ndims = (2, 3, 4)
     native_ndim = 4
     layer_class = "BatchNorm2D"

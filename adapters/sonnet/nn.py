@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..base import Adapter, State, dtype_name, exponential_only
-from ..conventions import Conventions
+from ..conventions import Conventions, HalfPrecision
 from ..imports import TENSORFLOW_KERAS_UNUSED, hidden
 from ..spec import BatchNormSpec, SpecError
 
@@ -35,7 +35,6 @@ with hidden(*TENSORFLOW_KERAS_UNUSED):
 
 
 class SonnetBatchNorm(Adapter):
-    id = "tensorflow-sonnet"
     declared = Conventions(
         momentum_weight="old",
         default_momentum=0.999,
@@ -45,7 +44,7 @@ class SonnetBatchNorm(Adapter):
         initial_variance=0.0,
         first_step="debiased",
         state_names=("moving_mean/average", "moving_variance/average", "scale", "offset"),
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
+        half_precision=HalfPrecision.moving_in("input"),
     )
     momentum_argument = "decay_rate"
 

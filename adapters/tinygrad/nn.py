@@ -34,7 +34,7 @@ from tinygrad import Tensor, TinyJit, dtypes, nn
 from tinygrad.helpers import PARALLEL, Context
 
 from ..base import Adapter, State, TypedArray
-from ..conventions import Conventions
+from ..conventions import Conventions, HalfPrecision, HalfStep
 from ..pytorch_style import PyTorchArguments
 
 # tinygrad compiles a step's new kernels in a pool of worker processes, PARALLEL of them (its cores
@@ -69,7 +69,6 @@ def to_numpy(tensor: Tensor) -> np.ndarray:
 
 
 class TinygradBatchNorm(PyTorchArguments, Adapter):
-    id = "tinygrad-batchnorm"
     declared = Conventions(
         momentum_weight="new",
         default_momentum=0.1,
@@ -79,7 +78,7 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
         no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
         state_names=ATTRIBUTES,
-        half_precision="float16: output float16, moving float16; bfloat16: raises",
+        half_precision=HalfPrecision(HalfStep("float16", "float16"), HalfStep(refusal="raises")),
     )
     framework_name = "tinygrad"
     size_argument = "sz"

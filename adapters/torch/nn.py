@@ -14,14 +14,13 @@ import numpy as np
 import torch
 
 from ..base import Adapter, State, dtype_name
-from ..conventions import Conventions
+from ..conventions import BeyondRange, HalfPrecision, Conventions
 from ..pytorch_style import PyTorchArguments
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
 
 class TorchBatchNorm(PyTorchArguments, Adapter):
-    id = "torch-batchnorm1d"
     declared = Conventions(
         momentum_weight="new",
         default_momentum=0.1,
@@ -32,8 +31,8 @@ class TorchBatchNorm(PyTorchArguments, Adapter):
         cumulative_average="momentum=None",
         no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
-        half_precision="float16: output float16, moving float16; bfloat16: output bfloat16, moving bfloat16",
-        half_precision_range="variance 9e4: outputs ±1, stores inf; value 7e4: mean inf, variance NaN",
+        half_precision=HalfPrecision.moving_in("input"),
+        half_precision_range=BeyondRange(outputs="±1", stores="inf"),
     )
     ndims = (2, 3)
     native_channel_axis = 1
@@ -128,7 +127,6 @@ class TorchBatchNorm2d(TorchBatchNorm):
     Lower-rank batches get singleton spatial axes, (N, C) -> (N, C, 1, 1), which change no statistic.
     """
 
-    id = "torch-batchnorm2d"
     ndims = (2, 3, 4)
     native_ndim = 4
     module_class = "BatchNorm2d"

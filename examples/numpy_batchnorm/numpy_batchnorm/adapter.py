@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from adapters.base import Adapter, State
-from adapters.conventions import Conventions
+from adapters.conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
 from adapters.pytorch_style import PyTorchArguments
 
 from .layer import BatchNorm
@@ -24,8 +24,8 @@ class NumpyBatchNorm(PyTorchArguments, Adapter):
         moving_variance_update="biased",
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
-        half_precision="float16: not supported; bfloat16: not supported",
-        half_precision_range="no float16",
+        half_precision=HalfPrecision(HalfStep(refusal="not supported"), HalfStep(refusal="not supported")),
+        half_precision_range=BeyondRange(refusal="no float16"),
     )
     framework_name = "numpy_batchnorm"
     dtypes = ("float32", "float64")

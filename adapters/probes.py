@@ -1,56 +1,53 @@
-"""Probes: one per row of the conventions matrix, each measuring the answer on a batch built to
-tell the possible answers apart, and returning it with its evidence. ``test_conventions.py``
-compares each observation with the adapter's declaration; ``suites/measure.py`` turns the
-observations of an undeclared adapter into a declaration.
+"""Probes: each row of the conventions matrix measured on a batch built to tell the possible answers
+apart. A probe takes an adapter class and returns ``(value, evidence)``: the value of the
+:class:`~adapters.conventions.Conventions` field its row states (``adapters/rows.py``), typed as the
+declaration types it, or :class:`Other` where no declarable value explains what happened.
 
 A probe reads the native arguments it set where their meaning matters (the momentum), so the
 observations do not take the declaration on trust; the variance probe's reference (biased or
-unbiased truth) is the one declared, and ``measure`` declares it from the observation before.
+unbiased truth) is the one declared, and ``suites/measure.py`` declares it from the observation before.
+Nothing here imports a framework or pytest: the adapter class does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
-from adapters.base import State
-from adapters.reference import ReferenceBatchNorm, batch_moments
-from adapters.spec import BatchNormSpec, SpecError
 
-from .cases import adapter_class, build, representable
-
-#: row id -> probe(impl_id) -> (observed, evidence)
-PROBES: dict[str, Callable[[str], tuple[str, str]]] = {}
-
-
-def probe(row: str):
-    def register(function):
-        PROBES[row] = function
-        return function
-
-    return register
-
+from .base import Adapter, State
+from .conventions import BeyondRange, HalfPrecision, HalfStep
+from .reference import ReferenceBatchNorm, batch_moments, representable
+from .spec import BatchNormSpec, SpecError
 
 TWO = np.array([[2.0], [6.0]])  # one channel, batch size 2: mean 4, biased variance 4, unbiased 8
 
 
-def one_step_moving(impl_id: str, decay: float, batch: np.ndarray = TWO):
-    adapter = build(impl_id, BatchNormSpec(batch.shape[1], decay=decay))
-    before = adapter.state()
-    adapter.train_step(batch)
-    return adapter, before, adapter.state()
+@dataclass(frozen=True)
+class Other:
+    """An observation that no declarable value explains, shown as what was measured."""
+
+    what: str = ""
+
+    def __str__(self) -> str:
+        return f"other ({self.what})" if self.what else "other"
 
 
-@probe("momentum_weight")
-def momentum_weight(impl_id):
+def first_line(error: Exception) -> str:
+    """A framework's refusal as evidence: its type and the first line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def momentum_weight(adapter_type: type[Adapter]):
     """Two steps (batch means 4, then 14) with the native momentum argument at 0.9 or 0.1.
 
     Each reading of the argument (weight of the old value, weight of the new one) predicts both
     moving means under each first-step rule; the observation is the reading some rule confirms,
     so a debiased or copying first step does not hide the weighting.
     """
-    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+    adapter = adapter_type(BatchNormSpec(1, decay=0.9))
     native = adapter.native[adapter.momentum_argument]
     initial = adapter.state().mean[0]
     adapter.train_step(TWO)
@@ -67,30 +64,31 @@ def momentum_weight(impl_id):
         }
         if any(np.allclose((first, second), p, rtol=1e-5) for p in predictions.values()):
             readings.append(reading)
-    observed = readings[0] if len(readings) == 1 else f"other (moving mean {first:.6g}, then {second:.6g})"
+    observed = readings[0] if len(readings) == 1 else Other(f"moving mean {first:.6g}, then {second:.6g}")
     return observed, (
         f"{adapter.momentum_argument}={native:.4g}, initial {initial:g}, batch means 4 then 14: "
         f"moving mean {first:.6g}, then {second:.6g}"
     )
 
 
-@probe("default_momentum")
-def default_momentum(impl_id):
-    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
-    value = defaults["momentum"]
-    return ("required" if value is None else f"{value:g}"), "read from a layer built with default arguments"
+def _default(adapter_type: type[Adapter], key: str) -> float | None:
+    """A default of the native layer, to the 6 digits the matrix shows (a float32 attribute reads back
+    as 0.0010000000474974513)."""
+    value = adapter_type(BatchNormSpec(1)).native_defaults()[key]
+    return None if value is None else float(f"{value:.6g}")
 
 
-@probe("default_epsilon")
-def default_epsilon(impl_id):
-    defaults = build(impl_id, BatchNormSpec(1)).native_defaults()
-    return f"{defaults['epsilon']:g}", "read from a layer built with default arguments"
+def default_momentum(adapter_type):
+    return _default(adapter_type, "momentum"), "read from a layer built with default arguments"
 
 
-@probe("train_normalize_variance")
-def train_normalize_variance(impl_id):
+def default_epsilon(adapter_type):
+    return _default(adapter_type, "epsilon"), "read from a layer built with default arguments"
+
+
+def train_normalize_variance(adapter_type):
     """Two steps, batch [2, 6] then [12, 16]: the second output tells batch from moving statistics."""
-    adapter = build(impl_id, BatchNormSpec(1, decay=0.9, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
+    adapter = adapter_type(BatchNormSpec(1, decay=0.9, epsilon=1e-8))  # PyTorch refuses epsilon 0 in training
     adapter.train_step(TWO)
     output = adapter.train_step(TWO + 10.0)
     moving = adapter.state()
@@ -100,36 +98,41 @@ def train_normalize_variance(impl_id):
         "unbiased": np.array([[-1.0], [1.0]]) * 0.5**0.5,
         "moving statistics": (TWO + 10.0 - moving.mean) / np.sqrt(moving.variance + 1e-8),
     }
-    observed = next((name for name, v in candidates.items() if np.allclose(output, v, rtol=1e-3)), f"other ({np.array2string(output.ravel(), precision=4)})")
+    observed = next((name for name, v in candidates.items() if np.allclose(output, v, rtol=1e-3)),
+                    Other(np.array2string(output.ravel(), precision=4)))
     return observed, (
         f"second batch [12, 16], epsilon 1e-8: training output {np.array2string(output.ravel(), precision=5)} "
         "(its biased variance gives +-1, unbiased +-0.7071)"
     )
 
 
-@probe("moving_variance_update")
-def moving_variance_update(impl_id):
-    _, _, after = one_step_moving(impl_id, decay=0.0)
+def one_step_moving(adapter_type, decay: float, batch: np.ndarray = TWO):
+    adapter = adapter_type(BatchNormSpec(batch.shape[1], decay=decay))
+    before = adapter.state()
+    adapter.train_step(batch)
+    return adapter, before, adapter.state()
+
+
+def moving_variance_update(adapter_type):
+    _, _, after = one_step_moving(adapter_type, decay=0.0)
     factor = float(after.variance[0] / 4.0)
-    observed = "biased" if np.isclose(factor, 1.0, rtol=1e-3) else "unbiased" if np.isclose(factor, 2.0, rtol=1e-3) else f"other (factor {factor:.4g})"
+    observed = ("biased" if np.isclose(factor, 1.0, rtol=1e-3) else "unbiased" if np.isclose(factor, 2.0, rtol=1e-3)
+                else Other(f"factor {factor:.4g}"))
     return observed, f"decay 0, batch [2, 6] (biased variance 4): stored {after.variance[0]:.6g}, factor {factor:.6g} (n/(n-1) = 2)"
 
 
-@probe("initial_mean")
-def initial_mean(impl_id):
-    state = build(impl_id, BatchNormSpec(3)).state()
-    return f"{state.mean[0]:g}", f"read before any step: {np.array2string(state.mean)}"
+def initial_mean(adapter_type):
+    state = adapter_type(BatchNormSpec(3)).state()
+    return float(state.mean[0]), f"read before any step: {np.array2string(state.mean)}"
 
 
-@probe("initial_variance")
-def initial_variance(impl_id):
-    state = build(impl_id, BatchNormSpec(3)).state()
-    return f"{state.variance[0]:g}", f"read before any step: {np.array2string(state.variance)}"
+def initial_variance(adapter_type):
+    state = adapter_type(BatchNormSpec(3)).state()
+    return float(state.variance[0]), f"read before any step: {np.array2string(state.variance)}"
 
 
-@probe("first_step")
-def first_step(impl_id):
-    adapter = build(impl_id, BatchNormSpec(1, decay=0.9))
+def first_step(adapter_type):
+    adapter = adapter_type(BatchNormSpec(1, decay=0.9))
     initial = adapter.state().mean[0]
     adapter.train_step(TWO)
     first = adapter.state().mean[0]
@@ -142,13 +145,12 @@ def first_step(impl_id):
     elif np.isclose(first, 4.0, rtol=1e-5) and np.isclose(second, 0.9 * 4.0 + 1.4, rtol=1e-5):
         observed = "copy"
     else:
-        observed = f"other (after one step {first:.6g}, after two {second:.6g})"
+        observed = Other(f"after one step {first:.6g}, after two {second:.6g}")
     return observed, f"decay 0.9, initial {initial:g}, batch means 4 then 14: moving mean {first:.6g}, then {second:.6g}"
 
 
-@probe("batch_size_1")
-def batch_size_1(impl_id):
-    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+def batch_size_1(adapter_type):
+    adapter = adapter_type(BatchNormSpec(2, decay=0.5))
     batch = np.array([[3.0, -1.0]])
     try:
         output = adapter.train_step(batch)
@@ -161,25 +163,25 @@ def batch_size_1(impl_id):
     return ("passes through" if untouched else "runs"), evidence
 
 
-@probe("cumulative_average")
-def cumulative_average(impl_id):
-    spec = BatchNormSpec(1, averaging="cumulative")
+def cumulative_average(adapter_type):
+    """Three steps with a cumulative average asked for; the value is the native arguments that asked
+    (those that differ from a default layer's), or None where the adapter has no way to ask."""
     try:
-        adapter = build(impl_id, spec)
+        adapter = adapter_type(BatchNormSpec(1, averaging="cumulative"))
     except SpecError as refusal:
-        return "no", str(refusal)
+        return None, str(refusal)
+    default = adapter_type(BatchNormSpec(1)).native
     for shift in (0.0, 10.0, 20.0):
         adapter.train_step(TWO + shift)
     mean = adapter.state().mean[0]
-    observed = "yes" if np.isclose(mean, 14.0, rtol=1e-5) else f"other (moving mean {mean:.6g})"
+    asked = ", ".join(f"{k}={v!r}" for k, v in adapter.native.items() if k not in default or default[k] != v)
+    observed = (asked or "(no native argument differs)") if np.isclose(mean, 14.0, rtol=1e-5) else Other(f"moving mean {mean:.6g}")
     native = ", ".join(f"{k}={v!r}" for k, v in adapter.native.items() if k in ("momentum", "averaging"))
     return observed, f"{native}: batch means 4, 14, 24 gave a moving mean of {mean:.6g} (their mean is 14)"
 
 
-@probe("inference_formula")
-def inference_formula(impl_id):
-    spec = BatchNormSpec(1, epsilon=0.5)
-    adapter = build(impl_id, spec)
+def inference_formula(adapter_type):
+    adapter = adapter_type(BatchNormSpec(1, epsilon=0.5))
     adapter.set_state(State(np.array([1.0]), np.array([0.5]), np.array([1.0]), np.array([0.0])))
     value = float(adapter.infer(np.array([[3.0], [5.0]]))[0, 0])
     candidates = {
@@ -187,42 +189,40 @@ def inference_formula(impl_id):
         "moving statistics, epsilon outside the square root": 2.0 / (np.sqrt(0.5) + 0.5),
         "batch statistics": -1.0 / np.sqrt(1.0 + 0.5),
     }
-    observed = next((name for name, v in candidates.items() if np.isclose(value, v, rtol=1e-5)), f"other ({value:.6g})")
+    observed = next((name for name, v in candidates.items() if np.isclose(value, v, rtol=1e-5)), Other(f"{value:.6g}"))
     return observed, f"moving mean 1, variance 0.5, epsilon 0.5, input 3: output {value:.6g} (inside the root gives 2)"
 
 
-@probe("half_precision")
-def half_precision(impl_id):
-    parts, refusals = [], []
+def half_precision(adapter_type):
+    steps, refusals = [], []
     for dtype in ("float16", "bfloat16"):
         try:
-            adapter = build(impl_id, BatchNormSpec(2, dtype=dtype))
+            adapter = adapter_type(BatchNormSpec(2, dtype=dtype))
             adapter.train_step(representable(np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]]), dtype))
         except SpecError:
-            parts.append(f"{dtype}: not supported")
+            steps.append(HalfStep(refusal="not supported"))
             continue
         except Exception as error:  # the framework's own refusal is the observation
-            parts.append(f"{dtype}: raises")
-            refusals.append(f"{dtype}: {type(error).__name__}: {str(error).strip().splitlines()[0]}")
+            steps.append(HalfStep(refusal="raises"))
+            refusals.append(f"{dtype}: {first_line(error)}")
             continue
         dtypes = adapter.native_dtypes()
-        parts.append(f"{dtype}: output {dtypes['output']}, moving {dtypes['moving']}")
+        steps.append(HalfStep(dtypes["output"], dtypes["moving"]))
     evidence = "dtypes of the training output and of the stored moving mean after one step"
-    return "; ".join(parts), "; ".join([evidence, *refusals])
+    return HalfPrecision(*steps), "; ".join([evidence, *refusals])
 
 
-@probe("variance_robustness")
-def variance_robustness(impl_id):
+def variance_robustness(adapter_type):
+    """Whether the variance is computed in one pass (E[x^2] - E[x]^2): the value of ``one_pass_variance``."""
     spec = BatchNormSpec(1, decay=0.0)
-    adapter = build(impl_id, spec)
+    adapter = adapter_type(spec)
     batch = representable(np.random.default_rng(0).normal(1e4, 1e-2, size=(64, 1)), "float32")
     adapter.train_step(batch)
     _, biased, n = batch_moments(spec, batch)
     truth = biased * (n / (n - 1) if adapter.declared.moving_variance_update == "unbiased" else 1.0)
     error = float(abs(adapter.state().variance[0] - truth[0]) / truth[0])
     # A float32 two-pass variance keeps ~2% here (the mean itself is rounded); E[x^2] - E[x]^2 keeps nothing.
-    observed = "accurate" if error < 0.1 else "lossy"
-    return observed, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
+    return error >= 0.1, f"64 float32 values, mean 1e4, std 1e-2: relative error of the moving variance {error:.2g}"
 
 
 def _stored(value: float) -> str:
@@ -239,59 +239,57 @@ def _outputs(values: np.ndarray) -> str:
     return ", ".join(f"{v:.3g}" for v in values)
 
 
-@probe("half_precision_range")
-def half_precision_range(impl_id):
+def half_precision_range(adapter_type):
     """A float16 batch beyond float16's range (largest finite value 65504), decay 0: channel 0 holds
     -300 and 300, representable, but their variance (9e4) and squares are not; channel 1 holds 1 and
     7e4, which float16 itself makes inf. What the outputs and the stored statistics become."""
-    adapter_type = adapter_class(impl_id)
     if "float16" not in adapter_type.dtypes:
-        return "no float16", f"the adapter takes {', '.join(adapter_type.dtypes)}"
-    adapter = build(impl_id, BatchNormSpec(2, decay=0.0, dtype="float16"))
+        return BeyondRange(refusal="no float16"), f"the adapter takes {', '.join(adapter_type.dtypes)}"
+    adapter = adapter_type(BatchNormSpec(2, decay=0.0, dtype="float16"))
+    before = adapter.state()
     with np.errstate(over="ignore"):
         batch = np.array([[-300.0, 1.0], [300.0, 7e4]])
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             output = adapter.train_step(batch)
     except Exception as error:  # the framework's own refusal is the observation
-        return "raises", f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+        return BeyondRange(refusal="raises"), first_line(error)
     state = adapter.state()
-    kept = _stored(state.variance[0])
-    kept = kept if kept in ("inf", "NaN") else "it"  # biased or unbiased is another row's question
-    observed = (f"variance 9e4: outputs {_outputs(output[:, 0])}, stores {kept}; "
-                f"value 7e4: mean {_stored(state.mean[1])}, variance {_stored(state.variance[1])}")
+    if np.array_equal(state.mean[:1], before.mean[:1]) and np.array_equal(state.variance[:1], before.variance[:1]):
+        stores = "nothing"  # decay 0 replaces the moving statistics: unchanged ones were never updated
+    else:
+        stores = _stored(state.variance[0])
+        stores = stores if stores in ("inf", "NaN") else "it"  # biased or unbiased is another row's question
+    observed = BeyondRange(_outputs(output[:, 0]), stores, _stored(state.mean[1]), _stored(state.variance[1]))
     evidence = (f"float16 batch [[-300, 1], [300, 7e4]], decay 0: outputs {np.array2string(output, precision=4)}, "
                 f"moving mean {np.array2string(state.mean, precision=4)}, moving variance {np.array2string(state.variance, precision=4)}")
     return observed, evidence
 
 
-@probe("non_finite")
-def non_finite(impl_id):
-    adapter = build(impl_id, BatchNormSpec(2, decay=0.5))
+def non_finite(adapter_type):
+    adapter = adapter_type(BatchNormSpec(2, decay=0.5))
     batch = np.array([[np.nan, 1.0], [2.0, 3.0], [4.0, 5.0]])
     try:
         adapter.train_step(batch)
     except Exception as error:  # the framework's own refusal is the observation
-        return "raises", f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+        return "raises", first_line(error)
     state = adapter.state()
-    poisoned = [not (np.isfinite(state.mean[c]) and np.isfinite(state.variance[c])) for c in (0, 1)]
-    observed = {(True, False): "NaN in its channel only", (True, True): "NaN in every channel"}.get(tuple(poisoned), "other")
+    poisoned = tuple(not (np.isfinite(state.mean[c]) and np.isfinite(state.variance[c])) for c in (0, 1))
+    observed = {(True, False): "NaN in its channel only", (True, True): "NaN in every channel"}.get(poisoned, Other())
     evidence = (f"batch [[nan, 1], [2, 3], [4, 5]], decay 0.5: moving mean {np.array2string(state.mean, precision=4)}, "
                 f"moving variance {np.array2string(state.variance, precision=4)}")
     return observed, evidence
 
 
-@probe("float64_momentum")
-def float64_momentum(impl_id):
+def float64_momentum(adapter_type):
     """Two float64 steps at decay 0.9, whose float32 neighbours differ: float32(0.9) = 0.89999998 as the
     old value's weight, or 1 - float32(0.1) = 0.8999999985 from a float32 batch weight. Each reading
     predicts both moving statistics (under the declared first step and variance update) to float64's
     digits, and only one matches."""
-    adapter_type = adapter_class(impl_id)
     if "float64" not in adapter_type.dtypes:
         return "no float64", f"the adapter takes {', '.join(adapter_type.dtypes)}"
     spec = BatchNormSpec(1, decay=0.9, dtype="float64")
-    adapter = build(impl_id, spec)
+    adapter = adapter_type(spec)
     batches = (TWO, TWO + 10.0)
     observed = []
     for batch in batches:
@@ -309,9 +307,8 @@ def float64_momentum(impl_id):
     matching = [reading for reading, error in readings.items() if error < 1e-13]
     evidence = (f"float64, decay 0.9, batches of mean 4 and 14: moving mean {float(observed[-1, 0, 0])!r}; largest relative "
                 "difference from each reading: " + ", ".join(f"{r} {e:.2g}" for r, e in readings.items()))
-    return (matching[0] if len(matching) == 1 else "other"), evidence
+    return (matching[0] if len(matching) == 1 else Other()), evidence
 
 
-@probe("state_names")
-def state_names(impl_id):
-    return ", ".join(build(impl_id, BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"
+def state_names(adapter_type):
+    return tuple(adapter_type(BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"

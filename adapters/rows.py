@@ -1,0 +1,193 @@
+"""Every row of the conventions matrix, in every section, declared once: its id, its title, what it
+means when you port, how it is probed and how a value is shown.
+
+The conventions suite, the matrix and its renderings (``reports/``), CONVENTIONS.md and ``bnparity
+measure`` are all derived from these declarations. A layer row states one field of
+:class:`~adapters.conventions.Conventions`: its probe (``adapters/probes.py``) measures that field's
+value, and ``show`` writes a value, declared or observed, as the matrix writes it. The rows of the
+further sections (conversion paths, data-parallel runs) are observed by their own checks
+(``suites/converter_checks.py``, ``suites/parallel_checks.py``) as the text the matrix shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import probes
+from .conventions import Conventions
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    title: str
+    porting: str  #: what this row means when you port a model
+    #: A layer row's probe: adapter class -> (the field's value, or probes.Other; evidence).
+    probe: Callable[[type], tuple[Any, str]] | None = None
+    #: The Conventions field the row states (its id where not given).
+    field: str = ""
+    #: A value of the field as the matrix writes it (``str`` where not given).
+    format: Callable[[Any], str] = str
+
+    def show(self, value: Any) -> str:
+        """A declared or observed value as the matrix writes it; an unexplained observation as measured."""
+        return str(value) if isinstance(value, probes.Other) else self.format(value)
+
+    @property
+    def field_name(self) -> str:
+        return self.field or self.id
+
+    def declared(self, conventions: Conventions) -> str:
+        """What ``conventions`` declare for this row, as the matrix writes it."""
+        return self.show(getattr(conventions, self.field_name))
+
+
+ROWS: tuple[Row, ...] = (
+    Row("momentum_weight", "Which value the momentum argument weighs",
+        "PyTorch momentum m is Keras/Flax momentum 1 - m: translate the number, never copy it.", probes.momentum_weight),
+    Row("default_momentum", "Default momentum (native value)",
+        "The defaults 0.1 (PyTorch) and 0.99 (Keras) are not the same decay: 0.9 against 0.99.", probes.default_momentum,
+        format=lambda value: "required" if value is None else _number(value)),
+    Row("default_epsilon", "Default epsilon",
+        "Carry epsilon explicitly: the defaults 1e-3 and 1e-5 change outputs wherever the variance is small.",
+        probes.default_epsilon, format=_number),
+    Row("train_normalize_variance", "Variance that normalizes a batch in training",
+        "Where a training batch is normalized with the moving statistics instead of its own, training outputs "
+        "differ from the second step on, even where the moving statistics agree.", probes.train_normalize_variance),
+    Row("moving_variance_update", "Variance that enters the moving average",
+        "An unbiased update stores n/(n-1) times more; at small batches the moving variances drift apart.",
+        probes.moving_variance_update),
+    Row("initial_mean", "Initial moving mean", "The first steps blend with this value: it is part of the state.",
+        probes.initial_mean, format=_number),
+    Row("initial_variance", "Initial moving variance", "Likewise; a model evaluated after few steps depends on it.",
+        probes.initial_variance, format=_number),
+    Row("first_step", "What the first step stores",
+        "blend: decay * initial + (1 - decay) * batch, the founding question's surprise; copy stores the batch "
+        "value; debiased divides a hidden average by 1 - decay**t, which gives the batch value only where it starts at 0.",
+        probes.first_step),
+    Row("batch_size_1", "One value per channel in training",
+        "Some refuse, others normalize everything to beta and store a zero (or NaN) variance; Paddle passes the "
+        "batch through untouched and updates nothing.", probes.batch_size_1),
+    Row("cumulative_average", "A cumulative (non-exponential) average",
+        "Only where a native argument exists can it be ported; elsewhere it must be emulated.", probes.cumulative_average,
+        format=lambda value: "yes" if value else "no"),
+    Row("inference_formula", "What inference normalizes with",
+        "Moving statistics with epsilon inside the root: port the four tensors and epsilon, and outputs match.",
+        probes.inference_formula),
+    Row("half_precision", "Dtypes of output and moving statistics for half-precision input",
+        "Statistics kept in half precision lose digits every step; float32 statistics do not.", probes.half_precision),
+    Row("variance_robustness", "Moving variance of data with mean 1e4 and standard deviation 1e-2",
+        "A one-pass variance (E[x^2] - E[x]^2) loses every digit there; two-pass and Welford do not.",
+        probes.variance_robustness, field="one_pass_variance", format=lambda one_pass: "lossy" if one_pass else "accurate"),
+    Row("half_precision_range", "A float16 batch beyond float16's range (largest value 65504)",
+        "Where the statistics are computed in float16, a variance beyond 65504 is inf and the batch normalizes to 0; "
+        "where they are stored in float16, the moving variance is inf for good. Keep BatchNorm statistics in "
+        "float32 (mixed precision), and batches within range.", probes.half_precision_range),
+    Row("non_finite", "One NaN in one channel of a training batch",
+        "A single bad value poisons the moving statistics of its channel for good (an exponential average never "
+        "forgets a NaN); where it reaches every channel, the whole layer is lost. Check batches before training.",
+        probes.non_finite),
+    Row("float64_momentum", "Precision of momentum and epsilon in a float64 layer",
+        "Where the momentum passes through a float32 attribute or tensor, float64 moving statistics move by up to "
+        "~6e-8 relative per step: ported float64 models agree to float32's digits there, not float64's.",
+        probes.float64_momentum),
+    Row("state_names", "Native names of moving mean, moving variance, gamma, beta",
+        "The keys to map when converting a checkpoint.", probes.state_names, format=", ".join),
+)
+ROW_IDS = tuple(row.id for row in ROWS)
+
+
+def cells(conventions: Conventions) -> dict[str, str]:
+    """A declaration in the matrix's vocabulary: one string per row id."""
+    return {row.id: row.declared(conventions) for row in ROWS}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the matrix beyond the implementations' conventions: its own rows and its own
+    columns (conversion paths, data-parallel runs), observed by its own suite, recorded under its
+    own name, rendered after the conventions in every output. Its columns are registered above this
+    layer (``suites/sections.py``)."""
+
+    key: str  #: its key in conventions.json, and the user property its cells travel as (bnparity_<key>_cell)
+    title: str
+    intro: str  #: what its columns start from, in a sentence or two
+    column: str  #: what a column is ("path", "run")
+    rows: tuple[Row, ...]
+    advice: str  #: the label of each row's last line ("When you convert")
+
+    @property
+    def record(self) -> str:
+        return f"bnparity_{self.key}_cell"
+
+    @property
+    def row_ids(self) -> tuple[str, ...]:
+        return tuple(row.id for row in self.rows)
+
+    def every_row(self, value: str) -> dict[str, str]:
+        """A declaration of ``value`` in every row: a column the pinned versions cannot run at all."""
+        return {row.id: value for row in self.rows}
+
+
+CONVERTERS = Section(
+    "converters", "Converters",
+    "A PyTorch source (momentum 0.2, epsilon 1e-3, trained 20 steps; the BatchNorm alone, after a Linear and "
+    "after a Conv), or a Keras 3 or tf_keras one (momentum 0.8, epsilon 1e-5), through each conversion path, read back "
+    "from the artifact the path wrote (`suites/test_converters.py`).",
+    "path", (
+        Row("batchnorm_kept", "Is the BatchNorm still a BatchNorm",
+            "A folded BatchNorm is inference arithmetic in the layer before it: exact for inference, but nothing is left to "
+            "train or to read the moving statistics from; export unoptimized (or unfolded) to keep it."),
+        Row("epsilon", "Epsilon (source 1e-3, PyTorch's default 1e-5)",
+            "ONNX stores epsilon as a float32 attribute; a target that takes its own default changes every output."),
+        Row("momentum", "Momentum (source PyTorch momentum 0.2: weight 0.2 on the new value)",
+            "ONNX's momentum weighs the old value: 0.2 must arrive as 0.8. Inference never reads it; continued training does."),
+        Row("statistics", "Moving mean, moving variance, gamma and beta",
+            "Carried bit for bit where the node survives; folded, they live only inside the previous layer's weights."),
+        Row("inference", "Inference output against the source's (float32 tolerance)",
+            "What a converted model is for: every path measured here keeps it."),
+        Row("training_export", "Exporting a source left in training mode (alone)",
+            "Call model.eval() before exporting: what a training-mode export writes differs between exporters."),
+        Row("continued_training", "20 more training steps in source and target (alone; batch sizes 2, 8, 64)",
+            "The artifact trains by the target's conventions, not the source's: an ONNX BatchNormalization stores the "
+            "biased variance where PyTorch stores the unbiased one, so the moving variances part most at small batches."),
+    ), "When you convert",
+)
+DATA_PARALLEL = Section(
+    "data_parallel", "Data-parallel BatchNorm",
+    "One global batch split across two replicas (replica 0: [-1, 0, 1, 0], replica 1: [9, 10, 11, 10]; global mean 5 and "
+    "variance 25.5, each replica's variance 0.5) in each framework's own data-parallel machinery, one training step at "
+    "decay 0; then two steps at decay 0.5, and one step with replicas of unequal sizes (`suites/test_data_parallel.py`).",
+    "run", (
+        Row("normalizes_with", "Statistics each replica normalizes its batch with in training",
+            "Without a synchronizing argument each replica normalizes with its own batch: a model trained on N devices "
+            "is not the model trained on one device with N times the batch."),
+        Row("combined_variance", "How the replicas' variances are combined",
+            "Pooled over all replicas is the one-device variance; a mean of the replicas' variances misses the spread "
+            "between their means."),
+        Row("replicas_agree", "Moving statistics on each replica after the step",
+            "Unsynchronized replicas hold different moving statistics: which one a checkpoint keeps decides inference."),
+        Row("unbiased_count", "Correction of the variance that enters the moving average",
+            "PyTorch stores n/(n-1) times the batch variance; under a synchronized layer n may be the replica's count "
+            "or the global one, and the two differ by 25% at four examples per replica."),
+        Row("uneven_replicas", "Replicas with unequal batch sizes (6 and 2 examples)",
+            "A synchronized layer that averages the replicas' means weighs a replica of 2 examples like one of 6; "
+            "weighting by count gives the one-device statistics."),
+        Row("read_outside", "What a read of the moving statistics outside the replicas returns",
+            "What a checkpoint holds: replica 0's statistics, the value every replica holds, or one per replica that "
+            "the script must choose from."),
+        Row("inference", "What each replica normalizes with in inference after the step (replica 0's batch on every replica)",
+            "Where replicas hold different moving statistics, the same input gets a different prediction on each "
+            "replica unless the framework hands them one replica's."),
+        Row("next_step", "What each replica's moving statistics are updated from at the next step",
+            "PyTorch DDP's default broadcast_buffers=True makes every rank start each step from rank 0's: a rank's own "
+            "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),
+    ), "When you port a data-parallel model",
+)
+#: The sections after the conventions, in the order every output renders them.
+SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL)

@@ -1,0 +1,32 @@
+"""The columns of each further section of the matrix (``adapters.rows.SECTIONS``): the conversion
+paths and the data-parallel runs, and what installs what they need. Here, above ``converters/``
+and ``parallel/``, so that the rows they declare against stay below them."""
+
+from __future__ import annotations
+
+from adapters.registry import Column
+from adapters.rows import CONVERTERS, DATA_PARALLEL, SECTIONS, Section
+from converters.registry import PATHS
+from parallel.registry import RUNS
+
+#: section key -> (its columns by id, the extras that install them)
+_COLUMNS: dict[str, tuple[dict[str, Column], str]] = {
+    CONVERTERS.key: (PATHS, "converters"),
+    DATA_PARALLEL.key: (RUNS, "jax,tensorflow,torch"),
+}
+assert set(_COLUMNS) == {section.key for section in SECTIONS}, "every section needs its columns here"
+
+
+def columns(section: Section) -> dict[str, Column]:
+    """The section's columns, by id, in the order the matrix shows them."""
+    return _COLUMNS[section.key][0]
+
+
+def extra(section: Section) -> str:
+    """The extras that install what the section's columns run."""
+    return _COLUMNS[section.key][1]
+
+
+def column(column_id: str) -> Column | None:
+    """The column of any section with this id, or None."""
+    return next((found[column_id] for found, _ in _COLUMNS.values() if column_id in found), None)
