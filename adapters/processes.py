@@ -40,7 +40,7 @@ class Environment:
     def how_to_build(self) -> str:
         return f"python3 -m venv {self.directory} && {self.directory}/bin/pip install -r {self.requirements}"
 
-    @functools.cache
+    @functools.cache  # noqa: B019 (the environments are module-level constants: nothing leaks)
     def version(self, distribution: str) -> str:
         """``distribution``'s version in this environment, read once per process from its package metadata
         (nothing is imported), as ``installed_version`` reads bnparity's own."""

@@ -13,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import pkgutil
 import re
+import shutil
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,8 @@ class Implementation:
     worker: str | None = None
     shipped: bool = True
     floor: str = ""
+    #: Programs it needs on the PATH besides its packages, each with what a user without it is told.
+    needs: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if not ID_PATTERN.fullmatch(self.id):
@@ -120,6 +123,11 @@ class Implementation:
     def versions(self) -> dict[str, str]:
         """The installed version of each distribution, read from package metadata."""
         return installed_versions(self.distributions)
+
+    def cannot_run(self) -> str | None:
+        """Why it cannot run here although installed (a program it needs is missing), or None."""
+        reasons = [reason for program, reason in self.needs if shutil.which(program) is None]
+        return "; ".join(reasons) or None
 
     def load(self, here: bool = False) -> type[Adapter]:
         """The adapter class: its module imported (and with it the framework, unless the
@@ -224,13 +232,16 @@ def _entries() -> dict[str, Implementation]:
         Implementation("jax-haiku", "adapters.jax.haiku:HaikuBatchNorm", ("jax", "jaxlib", "dm-haiku"), ("jax", "haiku"), execution="jax.jit"),
         Implementation("jax-equinox_ema", "adapters.jax.equinox:EquinoxEmaBatchNorm", *equinox, execution="jax.jit"),
         Implementation("jax-equinox_batch", "adapters.jax.equinox:EquinoxBatchBatchNorm", *equinox, execution="jax.jit"),
-        Implementation("jax-keras3", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"), execution="jax.jit", worker="keras-jax"),
+        Implementation("jax-keras3", "adapters.keras.keras3:Keras3JaxBatchNorm", ("jax", "jaxlib", "keras"), ("jax", "keras"),
+                       execution="jax.jit", worker="keras-jax"),
         Implementation("onnx-reference", "adapters.onnx.node:OnnxReferenceBatchNorm", ("onnx",), ("onnx",), execution="onnx reference evaluator"),
-        Implementation("onnx-onnxruntime", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"), execution="onnxruntime session"),
+        Implementation("onnx-onnxruntime", "adapters.onnx.node:OnnxRuntimeBatchNorm", ("onnx", "onnxruntime"), ("onnx", "onnxruntime"),
+                       execution="onnxruntime session"),
         Implementation("paddle-batchnorm1d", "adapters.paddle.nn:PaddleBatchNorm1D", *paddle, worker="paddle"),
         Implementation("paddle-batchnorm2d", "adapters.paddle.nn:PaddleBatchNorm2D", *paddle, worker="paddle"),
         Implementation("mlx-batchnorm", "adapters.mlx.nn:MlxBatchNorm", ("mlx", "mlx-cpu"), ("mlx",)),
-        Implementation("tinygrad-batchnorm", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit"),
+        Implementation("tinygrad-batchnorm", "adapters.tinygrad.nn:TinygradBatchNorm", ("tinygrad",), ("tinygrad",), execution="TinyJit",
+                       needs=(("clang", "tinygrad's CPU device needs clang (Debian: apt-get install clang)"),)),
     ]
     return {entry.id: replace(entry, floor=_FLOORS[entry.id]) for entry in entries}
 
@@ -327,7 +338,8 @@ def implementation_in(nodeid: str) -> str | None:
     its target, which the case builds after the PyTorch source."""
     _, _, params = nodeid.partition("[")
     if "-to-" in params:  # the target's porting name, then maybe more parameters
-        params, name = params.split("-to-", 1)[1], lambda impl_id, names=porting_names(): names.get(impl_id, "\0")
+        names = porting_names()
+        params, name = params.split("-to-", 1)[1], lambda impl_id: names.get(impl_id, "\0")
     else:
         name = str
     return next((i for i in sorted(IMPLEMENTATIONS, key=lambda i: -len(name(i)))

@@ -11,8 +11,9 @@ further sections (conversion paths, data-parallel runs) are observed by their ow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import probes
 from .conventions import Conventions

@@ -50,6 +50,7 @@ import numpy as np
 from .base import TypedArray, with_id
 from .imports import hide
 from .processes import ENVIRONMENTS, ROOT, WORKERS
+
 HEADER = struct.Struct("<Q")
 #: Seconds a request may take before its worker is killed, unless BNPARITY_WORKER_TIMEOUT says otherwise.
 DEFAULT_TIMEOUT_S = 300.0

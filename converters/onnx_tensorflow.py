@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Artifact, Converter, ConvertedBatchNorm
+from .base import Artifact, ConvertedBatchNorm, Converter
 from .torch_onnx import TorchToOnnxTorchScriptUnfolded
 
 

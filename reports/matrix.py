@@ -47,6 +47,8 @@ def build(cells: list[dict], section_cells: dict[str, list[dict]] | None = None)
             status = "run"
         elif impl.missing():
             status = f"not installed ({', '.join(impl.missing())})"
+        elif impl.cannot_run():
+            status = f"cannot run: {impl.cannot_run()}"
         else:
             status = "not run"
         implementations[impl_id] = {

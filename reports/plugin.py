@@ -23,13 +23,11 @@ import pytest
 
 from adapters.registry import IMPLEMENTATIONS
 from suites import sections
+from suites.records import CELL, COMPARISON, EXAMPLES, IMPL, SEED
 
 from . import html, matrix, plots
 from .committed import COMMITTED, COMMITTED_JSON
 
-CELL, COMPARISON, SEED, IMPL = "bnparity_cell", "bnparity_comparison", "bnparity_seed", "bnparity_impl"
-#: The property suite's example counts, per implementation (suites/test_properties.py).
-EXAMPLES = "bnparity_examples"
 #: The multi-step cases drawn for every implementation, with what each shows.
 TRAJECTORY_CASES = {
     ("test_after_many_steps", "decay0.9-batch2-features1"): (
@@ -200,7 +198,7 @@ class HtmlReport:
             printed = self.records.seeds[0]["printed"]
             prefix.append(html.founding_section(sorted(self.records.seeds, key=order), printed))
         if self.records.examples:
-            from suites.divergences import NOT_DRAWN, HALF_STATISTICS
+            from suites.divergences import HALF_STATISTICS, NOT_DRAWN
 
             left_out = [(d.impl, d.region, d.measured_by) for d in NOT_DRAWN]
             left_out.append(("every implementation whose float16 variance beyond range normalizes to 0", "float16", HALF_STATISTICS))

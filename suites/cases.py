@@ -51,6 +51,9 @@ def adapter_class(impl_id: str) -> type[Adapter]:
     missing = impl.missing()
     if missing:
         pytest.skip(f"{impl_id} needs {', '.join(missing)}, not installed (pip install -e '.[{impl.framework}]')")
+    reason = impl.cannot_run()
+    if reason:
+        pytest.skip(f"{impl_id} cannot run: {reason}")
     return impl.load()
 
 

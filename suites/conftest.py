@@ -12,6 +12,7 @@ from adapters.registry import IMPLEMENTATIONS, implementation_in
 
 from .cases import compare
 from .divergences import KNOWN_DIVERGENCES
+from .records import CELL, COMPARISON, SEED
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def assert_close(request):
         record["tolerance"] = asdict(result.tolerance)
         if "per step" in quantity and np.ndim(actual) == 2 and np.shape(actual) == np.shape(expected):
             record["steps"] = {"actual": np.asarray(actual, float)[:, 0].tolist(), "expected": np.asarray(expected, float)[:, 0].tolist()}
-        request.node.user_properties.append(("bnparity_comparison", record))
+        request.node.user_properties.append((COMPARISON, record))
         assert result.passed, result.message
         return result
 
@@ -45,7 +46,7 @@ def record_cell(request):
 
     def record(impl_id: str, row: str, observed: str, declared: str, evidence: str) -> None:
         cell = {"impl": impl_id, "row": row, "observed": observed, "declared": declared, "evidence": evidence}
-        request.node.user_properties.append(("bnparity_cell", cell))
+        request.node.user_properties.append((CELL, cell))
 
     return record
 
@@ -69,7 +70,7 @@ def record_seed(request):
 
     def record(impl_id: str, values: dict, follows_tensorflow: bool, epsilon: float, printed: dict) -> None:
         seed = {"impl": impl_id, "values": values, "follows_tensorflow": follows_tensorflow, "epsilon": epsilon, "printed": printed}
-        request.node.user_properties.append(("bnparity_seed", seed))
+        request.node.user_properties.append((SEED, seed))
 
     return record
 
@@ -84,8 +85,9 @@ def pytest_collection_modifyitems(config, items):
     """
     used = set()
     for item in items:
+        params = parameters(item)
         for divergence in KNOWN_DIVERGENCES:
-            if divergence.matches(item.name):
+            if divergence.matches(item.originalname, params):
                 item.add_marker(pytest.mark.xfail(reason=divergence.describe(), strict=True))
                 used.add(divergence)
     # Cases of implementations that run in a worker process go last (in their family too: a family
@@ -94,18 +96,24 @@ def pytest_collection_modifyitems(config, items):
     in_worker = {impl_id for impl_id, impl in IMPLEMENTATIONS.items() if impl.worker}
     items.sort(key=lambda item: implementation_in(item.nodeid) in in_worker)
     unused = [d for d in KNOWN_DIVERGENCES if d not in used]
-    for divergence in stale_divergences(unused, [item.nodeid for item in items]):
+    collected = {(item.originalname, parameters(item).get("impl_id")) for item in items}
+    for divergence in stale_divergences(unused, collected):
         warnings.warn(f"stale known divergence, no test matches it: {divergence}", StaleDivergenceWarning, stacklevel=1)
 
 
-def stale_divergences(unused, nodeids: list[str]) -> list:
-    """The unused entries whose test was collected for their implementation (with other parameters).
+def parameters(item) -> dict:
+    """A collected case's parameters by name (none for an unparametrized test)."""
+    return getattr(getattr(item, "callspec", None), "params", {})
+
+
+def stale_divergences(unused, collected: set[tuple[str, str | None]]) -> list:
+    """The unused entries whose test was collected for their implementation (with other parameters):
+    ``collected`` holds (test function, implementation) of every collected case.
 
     A run given node ids, or ``-k`` after this hook, collects only some cases: an entry whose
     implementation's case of that test was not collected is not stale, only not run.
     """
-    collected = {(nodeid.split("::")[-1].split("[")[0], implementation_in(nodeid)) for nodeid in nodeids}
-    return [d for d in unused if (d.test, implementation_in(f"[{d.params}]")) in collected]
+    return [d for d in unused if (d.test, d.impl) in collected]
 
 
 class StaleDivergenceWarning(UserWarning):
@@ -148,6 +156,7 @@ def start_conversions(items) -> None:
     pytest-xdist this is left to the process that meets the first converter case (each process
     collects every case, and would all convert)."""
     from converters.registry import PATHS
+
     from .converter_checks import start
 
     paths = {item.callspec.params["path_id"] for item in items

@@ -16,11 +16,10 @@ import traceback
 
 import numpy as np
 
+from adapters.rows import CONVERTERS
 from converters.base import per_shape
 from converters.registry import PATHS
 from converters.sources import SHAPES, TRAINING_STEPS, source
-
-from adapters.rows import CONVERTERS
 
 from .cases import compare
 

@@ -68,6 +68,24 @@ def ends_without_teardown(config) -> bool:
     return not teardown_wanted() and (hasattr(config, "workerinput") or config is PROGRAM.get("config"))
 
 
+#: The pytest this module's early end was checked against: its exit handlers, its main hook's status and the
+#: unraisableexception plugin's private stash key. Another version is refused (``require_tested``) until checked.
+TESTED_WITH = {"pytest": "9.2.0"}
+
+
+def require_tested(tested_with: dict[str, str], what: str) -> None:
+    """Refuse to run with a version of a package that ``what`` relies on the private behaviour of, other than
+    the one it was checked against: loudly, rather than end a run early or schedule it wrongly in silence."""
+    from adapters.registry import installed_version
+
+    for distribution, version in tested_with.items():
+        found = installed_version(distribution)
+        if found != version:
+            raise pytest.UsageError(f"{what} relies on {distribution} {version}'s internals and {distribution} {found} is installed: "
+                                    f"install {distribution}=={version} (pyproject.toml pins it), or check {what} against "
+                                    f"{found} and update its TESTED_WITH")
+
+
 def pytest_configure(config):
     """In a process that ends without teardown, no garbage collection at the end of the run.
 
@@ -79,6 +97,7 @@ def pytest_configure(config):
     stash key of the pinned pytest) sets the number of collections; where pytest does not have it,
     nothing changes."""
     if ends_without_teardown(config):
+        require_tested(TESTED_WITH, "suites/ending.py")
         try:
             from _pytest.unraisableexception import gc_collect_iterations_key
         except ImportError:

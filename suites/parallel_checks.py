@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from adapters.rows import DATA_PARALLEL
 from parallel.base import UnequalSlicesRefused
 from parallel.registry import RUNS
-from adapters.rows import DATA_PARALLEL
 
 ROW_IDS = DATA_PARALLEL.row_ids
 

@@ -33,6 +33,7 @@ from collections import OrderedDict
 import pytest
 
 from adapters.registry import FAMILIES, FRAMEWORKS, IMPLEMENTATIONS, implementation_in, register_adapter
+from adapters.rows import SECTIONS
 
 #: The scope of cases that name no implementation.
 NO_FAMILY = "no family"
@@ -45,32 +46,38 @@ def family_of(nodeid: str) -> str:
 
 
 def selected_families(keyword: str, markers: str) -> set[str]:
-    """The families a ``-k``/``-m`` selection can reach, decided before collection.
+    """The scopes (families, or NO_FAMILY for a section's column) a ``-k``/``-m`` selection can reach,
+    decided before collection, to size the run.
 
-    Each implementation is asked whether the expressions could select one of its cases: a word
-    that is part of its id or names its family matches; a word that names only other
-    implementations does not; any other word (a test name, a parameter) might, so it matches.
+    Each implementation and each column of a further section is asked whether the expressions could
+    select one of its cases, as pytest would match them: a word that is part of its id or names one of
+    its frameworks (its markers) matches; a word that names only other ones does not; any other word
+    (a test name, a parameter) might, so it matches.
     """
     from _pytest.mark.expression import Expression
 
-    names = [impl.id.lower() for impl in IMPLEMENTATIONS.values()] + list(FRAMEWORKS)
+    from .sections import columns
+
+    candidates = [(impl.id.lower(), (impl.framework,), impl.framework) for impl in IMPLEMENTATIONS.values()]
+    candidates += [(column_id.lower(), column.frameworks, NO_FAMILY)
+                   for section in SECTIONS for column_id, column in columns(section).items()]
+    names = [name for name, _, _ in candidates] + list(FRAMEWORKS)
     found = set()
-    for impl in IMPLEMENTATIONS.values():
-        own = (impl.id.lower(), impl.framework)
+    for name, frameworks, scope in candidates:
 
-        def keyword_matches(word: str, own=own) -> bool:
+        def keyword_matches(word: str, own=(name, *frameworks)) -> bool:
             word = word.lower()
-            if any(word in name for name in own):
+            if any(word in candidate for candidate in own):
                 return True
-            return not any(word in name for name in names)
+            return not any(word in candidate for candidate in names)
 
-        def marker_matches(word: str, own=own) -> bool:
-            return word == own[1] or word not in FRAMEWORKS
+        def marker_matches(word: str, frameworks=frameworks) -> bool:
+            return word in frameworks or word not in FRAMEWORKS
 
         if (not keyword or Expression.compile(keyword).evaluate(keyword_matches)) and (
             not markers or Expression.compile(markers).evaluate(marker_matches)
         ):
-            found.add(impl.framework)
+            found.add(scope)
     return found
 
 
@@ -166,27 +173,6 @@ def pin_threads() -> None:
     os.environ.update(run_environment(os.environ))
 
 
-#: The tests of the matrix's further sections, whose ids name frameworks but are not implementations,
-#: and the word that selects them: the conversion paths (suites/test_converters.py, ids naming source
-#: and target) and the data-parallel runs (suites/test_data_parallel.py).
-SECTION_TESTS = {"test_conversion_does_what_the_path_declares": "convert", "test_data_parallel_run_does_what_it_declares": "parallel"}
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    """A family's selection (``-k torch``) keeps its promise, exactly that family's implementations:
-    a section's cases (``torch-to-onnx-...``, ``jax-flax_linen-pmap...``) are selected by their word
-    (``-k convert``, ``-k parallel``; with a family: ``-k "parallel and jax"``) or by a run without a
-    family in its ``-k``. Runs after ``-k`` has deselected."""
-    keyword = (config.getoption("keyword") or "").lower()
-    if not any(family in keyword for family in FRAMEWORKS):
-        return
-    dropped = [item for item in items if item.originalname in SECTION_TESTS and SECTION_TESTS[item.originalname] not in keyword]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item not in dropped]
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "load":
@@ -198,6 +184,11 @@ def pytest_xdist_make_scheduler(config, log):
 def family_scheduling() -> type:
     """``FamilyScheduling``, defined on first use: xdist's scheduler module is imported only by a distributed run."""
     from xdist.scheduler import LoadScopeScheduling
+
+    from .ending import require_tested
+
+    # it overrides LoadScopeScheduling's private members (_split_scope, _assign_work_unit, workqueue, ...)
+    require_tested({"pytest-xdist": "3.8.0"}, "suites/scheduling.py's FamilyScheduling")
 
     class FamilyScheduling(LoadScopeScheduling):
         """pytest-xdist's ``loadscope`` with a family as the scope, every family assigned up front."""

@@ -9,14 +9,14 @@ import functools
 
 import pytest
 
-from parallel.registry import RUNS
 from adapters.rows import DATA_PARALLEL
+from parallel.registry import RUNS
 
 from .cases import check_section_cell, section_params
 from .parallel_checks import ROW_IDS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def observed(run_id: str) -> dict[str, tuple[str, str]]:
     from adapters.worker import Worker
 

@@ -7,7 +7,6 @@ last batch, 1 never moves), batch size 2 (where the unbiased factor is 2), sever
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from adapters.spec import BatchNormSpec, SpecError

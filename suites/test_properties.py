@@ -22,10 +22,10 @@ from hypothesis import given, reject, settings
 from adapters.base import Adapter
 from adapters.reference import ReferenceBatchNorm, batch_moments, bessel, channel_shape
 from adapters.spec import BatchNormSpec, SpecError
-from reports.plugin import EXAMPLES
 
 from .cases import adapter_class, build, compare, implementation_params
 from .divergences import not_drawn
+from .records import EXAMPLES
 from .strategies import BATCH_KINDS, Case, examples_per_implementation, valid_cases
 from .tolerances import tolerance, tolerance_key
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS
+from adapters.registry import IMPLEMENTATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORK_MODULES = ("torch", "tensorflow", "keras", "tf_keras", "sonnet", "jax", "flax", "haiku", "equinox", "onnx",
-                     "onnxruntime", "paddle", "mlx", "tinygrad")
+#: Every framework module bnparity's implementations import (their registry entries' ``modules``).
+FRAMEWORK_MODULES = tuple(dict.fromkeys(m for impl in IMPLEMENTATIONS.values() if impl.shipped for m in impl.modules))
 
 
 def run_python(code: str) -> dict:
@@ -66,7 +66,8 @@ def test_bad_description_and_batch_fail_before_any_framework_is_imported():
 def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(family, modules, tmp_path):
     """``pytest -k <family>`` over the suites, in a fresh interpreter: what ran, and what it imported.
 
-    (TensorFlow, JAX and tinygrad take long to run; their selection is checked by collection below.)
+    Its implementations' cases: the sections' cases run in workers of their own (what ``-k`` selects:
+    tests/test_selection.py). TensorFlow, JAX and tinygrad take long to run.
     """
     missing = [m for m in modules if __import__("importlib").util.find_spec(m) is None]
     if missing:
@@ -79,7 +80,8 @@ def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(f
         "    def pytest_runtest_logreport(self, report):\n"
         "        if report.when == 'call' or report.outcome != 'passed': self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1\n"
         "seen = Seen()\n"
-        f"code = pytest.main(['suites', '-k', {family!r}, '-q', '-p', 'no:cacheprovider', '--basetemp', {str(tmp_path / 'inner')!r}, "
+        f"code = pytest.main(['suites', '-k', {family + ' and not test_converters and not test_data_parallel'!r}, '-q', '-p', 'no:cacheprovider', "
+        f"'--basetemp', {str(tmp_path / 'inner')!r}, "
         f"'--bnparity-out', {str(tmp_path / 'out')!r}], plugins=[seen])\n"
         f"print(json.dumps({{'code': int(code), 'ids': seen.ids, 'outcomes': seen.outcomes, 'loaded': {loaded_frameworks_snippet()}}}))"
     )
@@ -88,41 +90,6 @@ def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(f
     assert all(f"[{family}-" in nodeid for nodeid in found["ids"]), [i for i in found["ids"] if f"[{family}-" not in i]
     assert found["outcomes"].get("passed", 0) > 100
     assert found["loaded"] == modules
-
-
-@pytest.mark.parametrize("family", FRAMEWORKS)
-def test_selecting_a_family_collects_exactly_its_implementations(family):
-    """``pytest -k <family>`` collects every implementation of that family and nothing of another."""
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-k", family, "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    nodeids = [line for line in done.stdout.splitlines() if "::" in line]
-    parameters = [nodeid.split("[", 1)[1] for nodeid in nodeids]
-    assert parameters and all(p.startswith(f"{family}-") for p in parameters), [n for n in nodeids if f"[{family}-" not in n]
-    family_ids = [i for i, impl in IMPLEMENTATIONS.items() if impl.framework == family]
-    assert {i for i in family_ids if any(p.startswith(f"{i}-") or p == f"{i}]" for p in parameters)} == set(family_ids)
-
-
-@pytest.mark.parametrize("word, test, narrowed", [
-    ("convert", "test_conversion_does_what_the_path_declares", "onnx"),
-    ("parallel", "test_data_parallel_run_does_what_it_declares", "jax"),
-])
-def test_a_sections_word_selects_its_cases_and_a_family_with_it_narrows_them(word, test, narrowed):
-    """``-k convert`` (``-k parallel``) collects every conversion path's (data-parallel run's) cases and
-    nothing else; with a family, ``-k "convert and onnx"``, those whose id names it (the family alone
-    collects its implementations only: the tests above)."""
-    def collected(expression):
-        done = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-k", expression, "-p", "no:cacheprovider"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return [line for line in done.stdout.splitlines() if "::" in line]
-
-    every = collected(word)
-    assert every and all(f"::{test}[" in nodeid for nodeid in every), every[:5]
-    narrowed_ids = collected(f"{word} and {narrowed}")
-    assert narrowed_ids and all(narrowed in nodeid.split("[", 1)[1] for nodeid in narrowed_ids)
 
 
 def test_a_hidden_module_cannot_be_imported_within_the_block_and_imports_after_it():

@@ -121,3 +121,14 @@ def test_a_run_pins_threads_and_sets_xla_flags_leaving_what_the_user_set():
     assert flags[:2] == mine["XLA_FLAGS"].split(), "the user's flags come first, as given"
     assert "--xla_cpu_use_fusion_emitters=false" not in flags, "a flag the user named keeps the user's value"
     assert "--xla_cpu_multi_thread_eigen=false" in flags
+
+
+def test_an_unchecked_version_of_a_package_whose_internals_a_trick_relies_on_is_refused(monkeypatch):
+    from adapters import registry
+    from suites.ending import require_tested
+
+    monkeypatch.setattr(registry, "installed_version", lambda distribution: "99.0")
+    with pytest.raises(pytest.UsageError, match=r"suites/ending.py relies on pytest 9.2.0's internals and pytest 99.0 is installed"):
+        require_tested({"pytest": "9.2.0"}, "suites/ending.py")
+    monkeypatch.setattr(registry, "installed_version", lambda distribution: "9.2.0")
+    require_tested({"pytest": "9.2.0"}, "suites/ending.py")

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.spec import BatchNormSpec, SpecError
+
 from .strategies import invalid_fields
 
 

@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..base import Adapter, State, exponential_only, dtype_name
+from ..base import Adapter, State, dtype_name, exponential_only
 from ..conventions import Conventions, HalfPrecision
-from .compiled import JitCompiled, device_array, static
 from ..spec import BatchNormSpec, SpecError
+from .compiled import JitCompiled, device_array, static
 
 AXIS_NAME = "batch"
 

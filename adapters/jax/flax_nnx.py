@@ -17,8 +17,8 @@ import numpy as np
 from flax import nnx
 
 from ..base import State, dtype_name
-from .flax_linen import FLAX, FlaxLinenBatchNorm
 from .compiled import device_array
+from .flax_linen import FLAX, FlaxLinenBatchNorm
 
 
 @partial(jax.jit, static_argnames=("graphdef", "train"))

@@ -17,10 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..base import Adapter, State, exponential_only, dtype_name
+from ..base import Adapter, State, dtype_name, exponential_only
 from ..conventions import Conventions, HalfPrecision
-from .compiled import JitCompiled, device_array, static
 from ..spec import BatchNormSpec
+from .compiled import JitCompiled, device_array, static
 
 EMAS = ("batch_norm/~/mean_ema", "batch_norm/~/var_ema")
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..base import Adapter, State, dtype_name
 from ..conventions import BeyondRange, Conventions
-from .compiled import JitCompiled, device_array
 from ..spec import BatchNormSpec, SpecError
+from .compiled import JitCompiled, device_array
 
 #: The conventions the own implementation can be told to follow, by name.
 PRESETS = {

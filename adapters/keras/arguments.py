@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from ..base import exponential_only
-from ..conventions import BeyondRange, HalfPrecision, Conventions
+from ..conventions import BeyondRange, Conventions, HalfPrecision
 from ..spec import BatchNormSpec
 
 #: tf_keras's non-fused path and TensorFlow 1's layer on 2-D and 3-D input: parameters and moving

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..imports import TENSORFLOW_KERAS_UNUSED, hidden
-from .keras3 import Keras3BatchNorm, keras_founding_network
 from .arguments import TF_KERAS
+from .keras3 import Keras3BatchNorm, keras_founding_network
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with hidden(*TENSORFLOW_KERAS_UNUSED):

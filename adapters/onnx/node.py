@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..base import Adapter, State, exponential_only
-from ..conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
+from ..conventions import BeyondRange, Conventions, HalfPrecision, HalfStep
 from ..spec import BatchNormSpec
 
 OPSET = 15
@@ -35,7 +35,8 @@ def batch_norm_model(spec: BatchNormSpec, momentum: float, epsilon: float, train
     node = helper.make_node(
         "BatchNormalization", list(INPUTS), outputs, epsilon=epsilon, momentum=momentum, training_mode=int(training)
     )
-    graph = helper.make_graph([node], "batch_norm", inputs, [helper.make_tensor_value_info(n, element, shape) for n, shape in zip(outputs, shapes[:1] + [[c]] * 2)])
+    output_info = [helper.make_tensor_value_info(n, element, shape) for n, shape in zip(outputs, shapes[:1] + [[c]] * 2)]
+    graph = helper.make_graph([node], "batch_norm", inputs, output_info)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     onnx.checker.check_model(model)
     return model

@@ -31,7 +31,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..base import Adapter, State, TypedArray, dtype_name, exponential_only
-from ..conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
+from ..conventions import BeyondRange, Conventions, HalfPrecision, HalfStep
 from ..spec import BatchNormSpec
 
 

@@ -138,7 +138,6 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
         return tuple(to_numpy(v) if v is not None else d for v, d in zip(values, absent))
 
     def _write(self, state: State) -> None:
-        dtype = DTYPES[self.native["dtype"]]
         for attribute, value in zip(ATTRIBUTES, state):
             if getattr(self.layer, attribute, None) is not None:  # into the same buffer, which a TinyJit may hold
                 getattr(self.layer, attribute).assign(to_tensor(value, self.native["dtype"], self.inputs)).realize()

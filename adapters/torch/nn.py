@@ -9,12 +9,11 @@ cumulative average, one of the few conventions with a native argument only here.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
 from ..base import Adapter, State, dtype_name
-from ..conventions import BeyondRange, HalfPrecision, Conventions
+from ..conventions import BeyondRange, Conventions, HalfPrecision
 from ..pytorch_style import PyTorchArguments
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
@@ -58,12 +57,12 @@ class TorchBatchNorm(PyTorchArguments, Adapter):
     def _build(self) -> None:
         self.module = getattr(torch.nn, self.module_class)(**self.native)
 
-    def _run(self, batch: np.ndarray, training: bool) -> "torch.Tensor":
+    def _run(self, batch: np.ndarray, training: bool) -> torch.Tensor:
         self.module.train(training)
         with torch.no_grad():
             return self.module(torch.from_numpy(batch).to(self.native["dtype"]))
 
-    def _from_native(self, output: "torch.Tensor") -> np.ndarray:
+    def _from_native(self, output: torch.Tensor) -> np.ndarray:
         return super()._from_native(output.to(torch.float64).numpy())
 
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:

@@ -5,8 +5,9 @@ the suites check against what the layer does."""
 from __future__ import annotations
 
 import numpy as np
+
 from adapters.base import Adapter, State
-from adapters.conventions import BeyondRange, HalfPrecision, HalfStep, Conventions
+from adapters.conventions import BeyondRange, Conventions, HalfPrecision, HalfStep
 from adapters.pytorch_style import PyTorchArguments
 
 from .layer import BatchNorm
