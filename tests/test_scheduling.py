@@ -16,18 +16,20 @@ from .report_run import run_pytest
 @pytest.mark.parametrize(
     "keyword, markers, families",
     [
-        ("", "", set(FRAMEWORKS)),
-        ("torch", "", {"torch"}),
-        ("tensorflow", "", {"tensorflow"}),
-        ("jax and not flax", "", {"jax"}),
-        ("flax or haiku", "", {"jax"}),
-        ("keras3", "", {"tensorflow", "jax", "torch"}),  # Keras 3 on each of its backends
-            ("tensorflow-keras3", "", {"tensorflow"}),
-        ("not jax", "", set(FRAMEWORKS) - {"jax"}),
-        ("torch or onnx", "", {"torch", "onnx"}),
-        ("test_after_one_step", "", set(FRAMEWORKS)),  # a test name: every family has it
-        ("", "torch or jax", {"torch", "jax"}),
-        ("one_step", "not tensorflow", set(FRAMEWORKS) - {"tensorflow"}),
+        # NO_FAMILY: a section's column (a conversion path, a data-parallel run) the selection reaches
+        ("", "", {*FRAMEWORKS, NO_FAMILY}),
+        ("torch", "", {"torch", NO_FAMILY}),  # its conversion paths and DDP runs too
+        ("tensorflow", "", {"tensorflow", NO_FAMILY}),
+        ("jax and not flax", "", {"jax", NO_FAMILY}),
+        ("flax or haiku", "", {"jax", NO_FAMILY}),
+        ("keras3", "", {"tensorflow", "jax", "torch", NO_FAMILY}),  # Keras 3 on each of its backends
+        ("tensorflow-keras3", "", {"tensorflow", NO_FAMILY}),
+        ("batchnorm1d", "", {"torch", "paddle"}),  # no column's id names it
+        ("not jax", "", {*FRAMEWORKS, NO_FAMILY} - {"jax"}),
+        ("torch or onnx", "", {"torch", "onnx", NO_FAMILY}),
+        ("test_after_one_step", "", {*FRAMEWORKS, NO_FAMILY}),  # a test name: every family has it
+        ("", "torch or jax", {"torch", "jax", NO_FAMILY}),
+        ("one_step", "not tensorflow", {*FRAMEWORKS, NO_FAMILY} - {"tensorflow"}),
     ],
 )
 def test_a_selection_reaches_the_families_it_names(keyword, markers, families):
@@ -104,7 +106,7 @@ def test_a_worker_that_runs_out_takes_the_next_family_whole(tmp_path):
 
 
 def test_a_run_of_one_family_starts_no_worker(tmp_path):
-    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "onnx")
+    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "mlx")  # a family no conversion path or data-parallel run takes part in
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "workers" not in done.stdout and "[gw" not in done.stdout
     assert re.search(r"PASSED", done.stdout)
