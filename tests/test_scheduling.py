@@ -106,7 +106,8 @@ def test_a_worker_that_runs_out_takes_the_next_family_whole(tmp_path):
 
 
 def test_a_run_of_one_family_starts_no_worker(tmp_path):
-    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "mlx")  # a family no conversion path or data-parallel run takes part in
+    # mlx: a family that no conversion path or data-parallel run takes part in
+    done = run_pytest(tmp_path, "-p", "suites.scheduling", "-vv", "suites/test_conventions.py", "-k", "mlx")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "workers" not in done.stdout and "[gw" not in done.stdout
     assert re.search(r"PASSED", done.stdout)
