@@ -12,8 +12,8 @@ speed issue):
 - the full equivalence suite (``pytest suites``, the README's command, which starts one worker per
   family on a machine with more than one core) <= 3.0x ``bench/floor.py``, which imports every
   framework under test and takes one BatchNorm step in each of its layers;
-- ``pytest suites -k torch`` <= 1.5x ``python -c "import torch, pytest"`` in time and <= 1.3x in
-  peak memory;
+- ``pytest suites -k torch`` (PyTorch's implementations: ``TORCH_IMPLEMENTATIONS``) <= 1.5x
+  ``python -c "import torch, pytest"`` in time and <= 1.3x in peak memory;
 - ``pytest suites -k tensorflow`` and ``-k jax`` <= 2.0x ``bench/floor.py tensorflow`` and
   ``bench/floor.py jax``, the floors of their own families.
 
@@ -21,7 +21,9 @@ It also prints the seconds each implementation cost in the full suite, from the 
 durations (``durations.json``, setup + call + teardown of its cases, summed over workers), so the
 cost of the next implementation is visible.
 
-This is a script, never a test: timings depend on the machine, and a timed test would be flaky.
+It writes what it measured to ``docs/benchmark.md`` (and ``reports/out/benchmark.json``), with the commit,
+the machine and the versions. This is a script, never a test: timings depend on the machine, and a timed
+test would be flaky.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from converters.registry import PATHS  # noqa: E402  (imports no framework)
 from parallel.registry import RUNS  # noqa: E402  (imports no framework)
 from reports.matrix import environment  # noqa: E402
 from suites.scheduling import run_environment  # noqa: E402
+
+#: PyTorch's implementations alone, as `-k torch` selected before the conversion paths and DDP runs that use
+#: PyTorch carried its marker too: what the -k torch target was set against.
+TORCH_IMPLEMENTATIONS = "torch and not test_converters and not test_data_parallel"
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
 # single child, RUSAGE_CHILDREN's ru_maxrss is that child's (or its largest descendant's) peak.
@@ -74,6 +80,35 @@ def measure(command: list[str], repeat: int) -> dict:
     return {"wall_s": statistics.median(walls), "walls_s": walls, "peak_mib": max(peaks)}
 
 
+def commit() -> str:
+    """The commit measured, and whether the tree had changes on top of it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return f"{head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
+
+
+def benchmark_page(repeat: int, versions: dict, runs: dict, ratios: list, seconds: dict) -> str:
+    """docs/benchmark.md: what this run measured, and nothing else (its history is the git log's)."""
+    lines = ["# Benchmark", "",
+             f"Written by `python bench/run.py --repeat {repeat}` on {time.strftime('%Y-%m-%d')}, commit {commit()}: "
+             f"Python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} cores. Each command in a fresh "
+             "interpreter, cold; the median wall time of the repeats and the largest peak resident memory of any one process.",
+             "", "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+             "| command | median wall (s) | repeats (s) | peak memory (MiB) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {name} | {run['wall_s']:.2f} | {', '.join(f'{w:.2f}' for w in run['walls_s'])} | {run['peak_mib']:.0f} |"
+              for name, run in runs.items()]
+    lines += ["", "| ratio | measured | target |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {value:.2f}x | <= {target}x {'met' if value <= target else 'MISSED'} |" for name, value, target in ratios]
+    lines += ["", "Seconds per implementation, conversion path and data-parallel run in the full suite (its cases' setup, call "
+              "and teardown, summed over the workers, last repeat):", "",
+              "| implementation, path or run | runs as | seconds |", "| --- | --- | --- |"]
+    for impl_id, value in seconds.items():
+        execution = (IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else "conversion path" if impl_id in PATHS
+                     else "data-parallel run" if impl_id in RUNS else "")
+        lines.append(f"| `{impl_id}` | {execution} | {value:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -90,7 +125,7 @@ def main() -> int:
             "floor": measure(floor, args.repeat),
             "full suite": measure(pytest("full"), args.repeat),
             "import torch, pytest": measure([python, "-c", "import torch, pytest"], args.repeat),
-            "pytest -k torch": measure(pytest("torch", "-k", "torch"), args.repeat),
+            "pytest -k torch (implementations)": measure(pytest("torch", "-k", TORCH_IMPLEMENTATIONS), args.repeat),
             "floor tensorflow": measure([*floor, "tensorflow"], args.repeat),
             "pytest -k tensorflow": measure(pytest("tensorflow", "-k", "tensorflow"), args.repeat),
             "floor jax": measure([*floor, "jax"], args.repeat),
@@ -103,26 +138,16 @@ def main() -> int:
 
     ratios = [
         ("full suite / floor, time", ratio("full suite", "floor"), 3.0),
-        ("-k torch / import torch, time", ratio("pytest -k torch", "import torch, pytest"), 1.5),
-        ("-k torch / import torch, peak memory", ratio("pytest -k torch", "import torch, pytest", "peak_mib"), 1.3),
+        ("-k torch (implementations) / import torch, time", ratio("pytest -k torch (implementations)", "import torch, pytest"), 1.5),
+        ("-k torch (implementations) / import torch, peak memory",
+         ratio("pytest -k torch (implementations)", "import torch, pytest", "peak_mib"), 1.3),
         ("-k tensorflow / its floor, time", ratio("pytest -k tensorflow", "floor tensorflow"), 2.0),
         ("-k jax / its floor, time", ratio("pytest -k jax", "floor jax"), 2.0),
     ]
     versions = {**environment(), "pytest": importlib.metadata.version("pytest")}
-    print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} cores")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"{'command':<24}{'median wall (s)':>16}{'peak memory (MiB)':>20}")
-    for name, run in runs.items():
-        print(f"{name:<24}{run['wall_s']:>16.2f}{run['peak_mib']:>20.0f}")
-    print()
-    for name, value, target in ratios:
-        print(f"{name:<38} {value:5.2f}x  target <= {target}x  {'met' if value <= target else 'MISSED'}")
-    print("\nseconds per implementation and conversion path in the full suite (its cases' setup + call + teardown, last run):")
-    print(f"{'implementation or conversion path':<36}{'runs as':<26}{'seconds':>8}")
-    for impl_id, value in seconds.items():
-        execution = (IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else "conversion path" if impl_id in PATHS
-                     else "data-parallel run" if impl_id in RUNS else "")
-        print(f"{impl_id:<36}{execution:<26}{value:>8.2f}")
+    page = benchmark_page(args.repeat, versions, runs, ratios, seconds)
+    print(page)
+    (ROOT / "docs" / "benchmark.md").write_text(page)
     (ROOT / "reports" / "out").mkdir(parents=True, exist_ok=True)
     result = {"versions": versions, "runs": runs, "ratios": {n: {"ratio": r, "target": t} for n, r, t in ratios},
               "seconds_per_implementation": seconds}

@@ -32,7 +32,44 @@ STYLE = """<style>
 .bnparity-table td.not-run { background: #eee; color: #888; }
 .bnparity-figure { max-width: 100%; }
 .bnparity-rerun { font-family: monospace; background: #f4f4f4; padding: 2px 4px; }
+.bnparity-compare { margin: 0.5em 0; }
+#bnparity-matrix.comparing td[data-impl]:not(.compared), #bnparity-matrix.comparing th[data-impl]:not(.compared),
+#bnparity-matrix.comparing tr.families { display: none; }
+#bnparity-environment { margin: 1em 0; }
 </style>"""
+
+#: The comparison selector: two implementations chosen (or given in the address, ``#compare=A,B``) show only the
+#: rows where their observations differ, and only their two columns; the environment folded after the matrix.
+COMPARE_SCRIPT = """<script>
+(function () {
+  const table = document.getElementById('bnparity-matrix');
+  const first = document.getElementById('bnparity-compare-a'), second = document.getElementById('bnparity-compare-b');
+  const result = document.getElementById('bnparity-compare-result');
+  const value = (row, impl) => { const cell = row.querySelector('td[data-impl="' + CSS.escape(impl) + '"]');
+                                 return cell ? cell.textContent : null; };
+  function apply() {
+    const rows = [...table.tBodies[0].rows];
+    const comparing = first.value !== '' && second.value !== '';
+    table.classList.toggle('comparing', comparing);
+    table.querySelectorAll('[data-impl]').forEach((cell) => cell.classList.toggle(
+      'compared', comparing && (cell.dataset.impl === first.value || cell.dataset.impl === second.value)));
+    let differ = 0;
+    rows.forEach((row) => { const differs = !comparing || value(row, first.value) !== value(row, second.value);
+                            row.hidden = !differs; if (comparing && differs) differ += 1; });
+    result.textContent = comparing ? differ + ' of ' + rows.length + ' rows differ' : '';
+  }
+  first.addEventListener('change', apply);
+  second.addEventListener('change', apply);
+  document.getElementById('bnparity-compare-clear').addEventListener('click', () => { first.value = ''; second.value = ''; apply(); });
+  const asked = decodeURIComponent(location.hash).match(/compare=([^,]+),(.+)$/);
+  if (asked) { first.value = asked[1]; second.value = asked[2]; apply(); }
+  const folded = document.getElementById('bnparity-environment');
+  for (const id of ['environment-header', 'environment']) {
+    const part = document.getElementById(id);
+    if (part) folded.appendChild(part);
+  }
+})();
+</script>"""
 
 
 def text(value) -> str:
@@ -57,7 +94,7 @@ def matrix_section(result: dict) -> str:
     impls = {i: result["implementations"][i] for ids in families.values() for i in ids}
     groups = "".join(f'<th colspan="{len(ids)}" class="family">{text(family)}</th>' for family, ids in families.items())
     head = "".join(
-        f'<th class="{"" if d["status"] == "run" else "not-run"}">{text(i)}<br><small>{text(d["version"])}</small>'
+        f'<th data-impl="{text(i)}" class="{"" if d["status"] == "run" else "not-run"}">{text(i)}<br><small>{text(d["version"])}</small>'
         f'<br><small class="execution">runs as {text(d["execution"])}</small>'
         f'{"" if d["status"] == "run" else "<br><small>" + text(d["status"]) + "</small>"}</th>'
         for i, d in impls.items()
@@ -70,31 +107,38 @@ def matrix_section(result: dict) -> str:
         others = [value for value in counts if value != common]
         colours = {value: VALUE_COLOURS[k % len(VALUE_COLOURS)] for k, value in enumerate(others)}
         cells = []
-        for data in impls.values():
+        for impl_id, data in impls.items():
             cell = data["cells"].get(row.id)
             if cell is None:
                 status = data["status"] if data["status"] != "run" else "not observed"
-                cells.append(f'<td class="not-run">{text(status)}</td>')
+                cells.append(f'<td data-impl="{text(impl_id)}" class="not-run">{text(status)}</td>')
                 continue
             mismatch = cell["observed"] != cell["declared"]
             declared = f'<span class="declared">declared: {text(cell["declared"])}</span>' if mismatch else ""
             colour = colours.get(cell["observed"])
             style = f' style="background: {colour}"' if colour and not mismatch else ""
             classes = "mismatch" if mismatch else ("observed differs" if colour else "observed")
-            cells.append(f'<td class="{classes}"{style} title="{text(cell["evidence"])}">{text(cell["observed"])}{declared}</td>')
+            cells.append(f'<td data-impl="{text(impl_id)}" class="{classes}"{style} title="{text(cell["evidence"])}">'
+                         f'{text(cell["observed"])}{declared}</td>')
         legend = "".join(f'<span class="swatch" style="background: {c}">{text(v)}</span>' for v, c in colours.items())
         legend = f'<br><small class="legend">most common: {text(common)}</small>{legend}' if colours else ""
-        body.append(f'<tr><th title="{text(row.porting)}">{text(row.title)}<br><small>{text(row.id)}</small>{legend}</th>'
+        body.append(f'<tr data-row="{text(row.id)}"><th title="{text(row.porting)}">{text(row.title)}<br><small>{text(row.id)}</small>{legend}</th>'
                     f'{"".join(cells)}</tr>')
     run = sum(d["status"] == "run" for d in impls.values())
+    options = '<option value="">(choose)</option>' + "".join(f'<option value="{text(i)}">{text(i)}</option>' for i in impls)
     return (
         f'{STYLE}<section class="bnparity" id="bnparity-matrix-section"><h2>Conventions matrix of this run</h2>'
         f"<p>{run} of {len(impls)} implementations observed, grouped by family. Each cell is what this run measured "
         "(hover for the evidence, and over a row title for what it means when you port). In each row the most common "
         "value is white and every other value has a colour of its own, named under the row title; a red cell is one "
         "where the observation differs from the adapter's declaration, which is shown beneath it; grey columns were not run.</p>"
-        f'<div class="bnparity-scroll"><table id="bnparity-matrix"><thead><tr><th rowspan="2">convention</th>{groups}</tr>'
+        f'<div class="bnparity-compare">Compare <select id="bnparity-compare-a">{options}</select> with '
+        f'<select id="bnparity-compare-b">{options}</select> <button id="bnparity-compare-clear">show all</button> '
+        '<span id="bnparity-compare-result"></span></div>'
+        f'<div class="bnparity-scroll"><table id="bnparity-matrix"><thead><tr class="families"><th rowspan="2">convention</th>{groups}</tr>'
         f'<tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></section>'
+        '<details id="bnparity-environment"><summary>Environment: Python, platform, and the version of every package</summary></details>'
+        f"{COMPARE_SCRIPT}"
     )
 
 

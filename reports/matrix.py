@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import platform
+import re
+from collections import Counter
 
 from adapters.registry import IMPLEMENTATIONS
 from adapters.rows import ROW_IDS, ROWS, SECTIONS, Row, Section
@@ -92,16 +94,56 @@ def to_markdown(matrix: dict) -> str:
         "where the adapter's declaration and the observation differ.",
         "",
         f"Measured with: {env}.",
-        "",
-        "| implementation | framework | versions | runs as | status |",
-        "| --- | --- | --- | --- | --- |",
     ]
+    lines += ["", "## At a glance", "",
+              "One grid per section: a line per implementation (conversion path, data-parallel run), a column per row of",
+              "the matrix, linked to its section below. A value in **bold** differs from the row's most common one; a",
+              "letter stands for a value too long for the grid, spelled out under it.", ""]
+    lines += grid(ROWS, impls, "implementation")
+    lines += [line for section in SECTIONS if matrix.get(section.key) for line in ["", f"### {section.title}", "",
+                                                                                   *grid(section.rows, matrix[section.key], section.column)]]
+    lines += ["", "## Implementations", "", "| implementation | framework | versions | runs as | status |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| `{i}` | {d['framework']} | {d['version']} | {d['execution']} | {d['status']} |" for i, d in impls.items()]
     for row in ROWS:
         lines += _row_markdown(row, "implementation", impls, "When you port")
     for section in SECTIONS:
         lines += _section_markdown(section, matrix.get(section.key, {}))
     return "\n".join(lines) + "\n"
+
+
+#: The longest value a grid's cell shows as it is; a longer one gets a letter, spelled out under the grid.
+GRID_VALUE = 14
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", "")).replace(" ", "-")
+
+
+def grid(rows: tuple[Row, ...], columns: dict, column: str) -> list[str]:
+    """A section at a glance: a line per column (implementation, path, run), a cell per row, the values that
+    differ from the row's most common one in bold, long values as letters explained under the grid."""
+    observed = {row.id: {c: d["cells"].get(row.id, {}).get("observed") for c, d in columns.items()} for row in rows}
+    letters, legend = {}, []
+    for row in rows:
+        values = [v for v in observed[row.id].values() if v is not None]
+        long = sorted({v for v in values if len(v) > GRID_VALUE}, key=lambda v: (-values.count(v), v))
+        for number, value in enumerate(long):
+            letters[row.id, value] = chr(ord("A") + number)
+        if long:
+            legend.append(f"- `{row.id}`: " + "; ".join(f"**{letters[row.id, v]}** {_md(v)}" for v in long))
+    common = {row.id: Counter(v for v in observed[row.id].values() if v is not None).most_common(1) for row in rows}
+
+    def cell(row, value):
+        if value is None:
+            return "–"
+        shown = letters.get((row.id, value), _md(value))
+        return f"**{shown}**" if common[row.id] and value != common[row.id][0][0] else shown
+
+    header = [f"[{row.id.replace('_', ' ')}](#{anchor(f'{row.title} (`{row.id}`)')})" for row in rows]
+    lines = [f"| {column} | " + " | ".join(header) + " |", "| --- |" + " --- |" * len(rows)]
+    lines += [f"| `{c}` | " + " | ".join(cell(row, observed[row.id][c]) for row in rows) + " |" for c in columns]
+    return lines + ([""] + legend if legend else [])
 
 
 def _row_markdown(row: Row, column: str, columns: dict, advice: str) -> list[str]:

@@ -103,3 +103,20 @@ def test_the_committed_matrix_names_no_path_of_the_machine_that_wrote_it():
 
     found = re.findall(r"[^\s(|]*(?:site-packages|/home/|/root/|/tmp/|/work/)[^\s)|]*", COMMITTED.read_text())
     assert not found, f"machine paths in {COMMITTED.name}: {sorted(set(found))[:5]}"
+
+
+def test_the_markdown_opens_with_a_grid_per_section_whose_cells_are_short_and_mark_the_uncommon_values():
+    result = {"environment": {}, "implementations": {
+        i: {"framework": i.split("-")[0], "version": "", "execution": "eager", "status": "run",
+            "cells": {"first_step": {"observed": value, "declared": value, "evidence": ""},
+                      "inference_formula": {"observed": "moving statistics, epsilon inside the square root",
+                                            "declared": "", "evidence": ""}}}
+        for i, value in (("a-one", "blend"), ("b-two", "blend"), ("c-three", "copy"))}}
+    markdown = matrix.to_markdown(result)
+    glance = markdown.index("## At a glance")
+    assert glance < markdown.index("## Implementations") < markdown.index("## What the first step stores (`first_step`)")
+    lines = markdown[glance:].splitlines()
+    assert any(line.startswith("| `a-one` |") and "| blend |" in line and "| A |" in line for line in lines)
+    assert any(line.startswith("| `c-three` |") and "| **copy** |" in line for line in lines)  # not the most common: bold
+    assert "- `inference_formula`: **A** moving statistics, epsilon inside the square root" in lines
+    assert "[first step](#what-the-first-step-stores-first_step)" in markdown  # a column links to its row's section

@@ -11,7 +11,7 @@ from converters.registry import PATHS
 
 from .test_lazy_imports import run_python
 
-EXPRESSIONS = [("",), ("-k", "not torch"), ("-k", "tensorflow-keras3-to-onnx-export"), ("-k", "convert and tensorflow"),
+EXPRESSIONS = [(), ("-k", "not torch"), ("-k", "tensorflow-keras3-to-onnx-export"), ("-k", "convert and tensorflow"),
                *(("-k", family) for family in FRAMEWORKS), *(("-m", family) for family in FRAMEWORKS)]
 
 
@@ -44,7 +44,7 @@ def test_a_familys_word_selects_what_its_marker_selects(collected, family):
 
 
 def test_not_a_family_keeps_every_case_that_does_not_run_it(collected):
-    everything, kept = collected[("",)], collected[("-k", "not torch")]
+    everything, kept = collected[()], collected[("-k", "not torch")]
     assert set(kept) == {nodeid for nodeid, markers in everything.items() if "torch" not in markers}
     assert any("[tensorflow-keras3-to-onnx-export-" in nodeid for nodeid in kept)  # a TensorFlow conversion path
     assert any("[jax-flax_linen-pmap-" in nodeid for nodeid in kept)  # a JAX data-parallel run
