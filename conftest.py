@@ -1,15 +1,9 @@
-"""Project-wide pytest configuration: one marker per framework, so ``-m torch`` selects like ``-k torch``.
+"""Project-wide pytest configuration: bnparity's plugins (the report and matrix, the scheduling of a run over
+one worker per family with its markers, the early end of a finished run); ``bnparity test`` loads the same.
 
 Nothing here imports a framework: adapters are loaded by the tests that use them.
 """
 
 from __future__ import annotations
-
-from adapters.registry import FRAMEWORKS
-
-
-def pytest_configure(config):
-    for framework in FRAMEWORKS:
-        config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
 
 pytest_plugins = ["reports.plugin", "suites.scheduling", "suites.ending"]

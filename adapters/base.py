@@ -70,6 +70,9 @@ class Adapter(abc.ABC):
     native_ndim: ClassVar[int | None] = None
     #: The key of ``native`` that holds the momentum (or decay) argument.
     momentum_argument: ClassVar[str] = "momentum"
+    #: Cases where this implementation knowingly differs from the reference of its declaration
+    #: (``adapters.divergence.Divergence``): strict xfails, as bnparity's own list (``suites/divergences.py``).
+    known_divergences: ClassVar[tuple] = ()
     #: Whether the framework has a training API (an optimizer) for the founding question's network;
     #: without one, ``founding_network`` is a plain refusal (an ONNX operator, a bare layer).
     has_training_api: ClassVar[bool] = True
@@ -83,6 +86,9 @@ class Adapter(abc.ABC):
             raise SpecError("dtype", spec.dtype, f"is not supported by {self.id}, which takes {', '.join(self.dtypes)}")
         self.spec = spec
         self.native = self.native_arguments()
+        if spec.averaging == "exponential" and self.momentum_argument not in self.native:
+            raise AdapterError(self.id, "native_arguments", f"returned no {self.momentum_argument!r} (keys: {', '.join(self.native)}): "
+                               "set the adapter's momentum_argument to the key that holds its momentum (or decay) argument")
         self._build()
 
     # -- translation ---------------------------------------------------------------------------

@@ -111,10 +111,10 @@ class Conventions:
         batches, or None where there is none.
     no_moving_statistics: the native way to keep no moving statistics and normalize inference
         batches with their own (PyTorch ``track_running_stats=False``), or None.
-    batch_size_1: what a training step on one value per channel does: ``raises``, ``runs``
-        (normalizes it, to beta, and feeds its zero variance to the moving average), or
-        ``passes through`` (the output is the input and the moving statistics stay as they were:
-        Paddle's CPU kernel skips the step).
+    batch_size_1: what a training step on one value per channel does: ``raises``, ``runs: variance 0``
+        (normalizes it, to beta, and feeds a variance of 0 to the moving average), ``runs: variance NaN``
+        (feeds NaN: an unbiased rule's 0 · 1/(n - 1) at n = 1), or ``passes through`` (the output is the
+        input and the moving statistics stay as they were: Paddle's CPU kernel skips the step).
     half_precision: the dtypes of the output and of the moving statistics for float16 and
         bfloat16 input, or the refusal (:class:`HalfPrecision`).
     inference_formula: which statistics inference normalizes with, and where epsilon sits.
@@ -143,7 +143,7 @@ class Conventions:
     one_pass_variance: bool = False
     cumulative_average: str | None = None
     no_moving_statistics: str | None = None
-    batch_size_1: Literal["raises", "runs", "passes through"] = "runs"
+    batch_size_1: Literal["raises", "passes through", "runs: variance 0", "runs: variance NaN"] = "runs: variance 0"
     half_precision: HalfPrecision = HalfPrecision.moving_in("float32")
     inference_formula: str = INFERENCE_FORMULA
     non_finite: str = "NaN in its channel only"

@@ -150,7 +150,10 @@ def first_step(adapter_type):
 
 
 def batch_size_1(adapter_type):
+    """One value per channel, decay 0.5: refused, passed through untouched, or normalized with a variance of
+    0 or NaN fed to the moving average (each told apart by what the declared conventions predict from it)."""
     adapter = adapter_type(BatchNormSpec(2, decay=0.5))
+    before = adapter.state()
     batch = np.array([[3.0, -1.0]])
     try:
         output = adapter.train_step(batch)
@@ -159,8 +162,16 @@ def batch_size_1(adapter_type):
     state = adapter.state()
     evidence = (f"input {np.array2string(batch.ravel())}: output {np.array2string(output.ravel(), precision=4)}, "
                 f"moving mean {np.array2string(state.mean, precision=4)}, moving variance {np.array2string(state.variance, precision=4)}")
-    untouched = np.array_equal(output, batch) and np.array_equal(state.mean, [0, 0]) and np.array_equal(state.variance, [1, 1])
-    return ("passes through" if untouched else "runs"), evidence
+    if np.array_equal(output, batch) and np.array_equal(state.mean, before.mean) and np.array_equal(state.variance, before.variance):
+        return "passes through", evidence
+    # what the declared conventions (first step, variance update) predict from a variance of 0, and from NaN
+    for fed in ("runs: variance 0", "runs: variance NaN"):
+        reference = ReferenceBatchNorm(BatchNormSpec(2, decay=0.5), dataclasses.replace(adapter.declared, batch_size_1=fed))
+        reference.moving_mean, reference.moving_variance = before.mean.copy(), before.variance.copy()
+        reference.train_step(batch)
+        if np.allclose(state.variance, reference.moving_variance, rtol=1e-5, equal_nan=True):
+            return fed, evidence
+    return Other(f"moving variance {np.array2string(state.variance, precision=4)}"), evidence
 
 
 def cumulative_average(adapter_type):

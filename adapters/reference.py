@@ -57,7 +57,8 @@ class ReferenceBatchNorm:
         batch = spec.check_batch(batch)
         mean, biased, n = batch_moments(spec, batch)
         with np.errstate(divide="ignore", invalid="ignore"):
-            unbiased = biased * bessel(n)
+            # at n = 1, an unbiased rule's 0 * 1/0: NaN, or 0 where the implementation feeds 0 (batch_size_1)
+            unbiased = biased * bessel(n) if n > 1 else biased * (np.nan if self.conventions.batch_size_1 == "runs: variance NaN" else 1.0)
         update_with = biased if self.conventions.moving_variance_update == "biased" else unbiased
         self.steps += 1
         self.moving_mean, self._hidden_mean = self._average(self.moving_mean, self._hidden_mean, mean)

@@ -4,6 +4,7 @@ BatchNorm adapter.
     bnparity port tensorflow-keras3 torch-batchnorm1d --momentum 0.99
     bnparity show keras3 flax_linen --only-differences
     bnparity measure numpy_batchnorm.adapter:NumpyBatchNorm
+    bnparity test -k mine           # bnparity's suites on your adapter, from your own repository
 
 Bad arguments get one line on stderr and exit status 2, never a traceback.
 """
@@ -52,6 +53,19 @@ def run_measure(args) -> list[str]:
             *comparison(shown(observations), committed_cells())[: args.closest]]
 
 
+#: bnparity's pytest plugins, as its own conftest.py loads them.
+PLUGINS = ("reports.plugin", "suites.scheduling", "suites.ending")
+
+
+def run_test(args) -> int:
+    """bnparity's suites, installed, run by pytest from here: your adapters (entry points, ``--bnparity-impl``)
+    are columns; the report and the matrix go to ``reports/out/`` here."""
+    import pytest
+
+    plugins = [argument for plugin in PLUGINS for argument in ("-p", plugin)]
+    return int(pytest.main([*plugins, "--pyargs", "suites", *args.pytest_arguments]))
+
+
 def parser() -> Parser:
     main = Parser(prog="bnparity", description=__doc__.split("\n")[0], epilog=EPILOG)
     verbs = main.add_subparsers(dest="verb", required=True, parser_class=Parser, metavar="VERB")
@@ -77,13 +91,23 @@ def parser() -> Parser:
     verb.add_argument("adapter", metavar="MODULE:CLASS", help="the adapter class to measure, importable from here")
     verb.add_argument("--closest", type=int, default=5, help="how many committed implementations to compare with")
     verb.set_defaults(run=run_measure)
+    verb = verbs.add_parser("test", help="run bnparity's suites (installed) with pytest from here; other arguments go to pytest",
+                            description="Run bnparity's suites on every registered implementation, your own adapters (entry "
+                                        "points, --bnparity-impl) included, from any directory: every argument after `test` "
+                                        "goes to pytest (-k, -m, -n, -x, --bnparity-impl, --bnparity-out ...).")
+    verb.set_defaults(run=run_test)
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     from suites.measure import MeasureError
 
-    args = parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["test"] and not {"-h", "--help"} & set(arguments[1:2]):
+        args = parser().parse_args(["test"])
+        args.pytest_arguments = arguments[1:]
+        return run_test(args)
+    args = parser().parse_args(arguments)
     try:
         lines = args.run(args)
     except (AnswerError, MeasureError) as error:

@@ -11,7 +11,7 @@ import pytest
 from adapters.base import Adapter
 from adapters.reference import ReferenceBatchNorm, representable  # noqa: F401 (the suites import it from here)
 from adapters.registry import IMPLEMENTATIONS, implementation
-from adapters.spec import BatchNormSpec
+from adapters.spec import BatchNormSpec, SpecError
 
 from . import sections
 from .tolerances import Tolerance, tolerance
@@ -55,6 +55,18 @@ def adapter_class(impl_id: str) -> type[Adapter]:
     if reason:
         pytest.skip(f"{impl_id} cannot run: {reason}")
     return impl.load()
+
+
+def refused(impl_id: str, spec: BatchNormSpec) -> bool:
+    """Whether the adapter declines ``spec``'s rank or dtype (``ndims``, ``dtypes``); if so, checks that
+    building it is a SpecError naming that field, so a test asserts the refusal instead of the numbers."""
+    adapter = adapter_class(impl_id)
+    field = "ndim" if spec.ndim not in adapter.ndims else "dtype" if spec.dtype not in adapter.dtypes else None
+    if field is None:
+        return False
+    with pytest.raises(SpecError, match=field):
+        build(impl_id, spec)
+    return True
 
 
 def build(impl_id: str, spec: BatchNormSpec) -> Adapter:

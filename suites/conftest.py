@@ -84,9 +84,10 @@ def pytest_collection_modifyitems(config, items):
     only when its test was collected for its implementation and no parameters matched.
     """
     used = set()
+    known = (*KNOWN_DIVERGENCES, *outside_divergences())
     for item in items:
         params = parameters(item)
-        for divergence in KNOWN_DIVERGENCES:
+        for divergence in known:
             if divergence.matches(item.originalname, params):
                 item.add_marker(pytest.mark.xfail(reason=divergence.describe(), strict=True))
                 used.add(divergence)
@@ -95,10 +96,21 @@ def pytest_collection_modifyitems(config, items):
     # imports its framework while the family's other cases run, not while a case waits for it.
     in_worker = {impl_id for impl_id, impl in IMPLEMENTATIONS.items() if impl.worker}
     items.sort(key=lambda item: implementation_in(item.nodeid) in in_worker)
-    unused = [d for d in KNOWN_DIVERGENCES if d not in used]
+    unused = [d for d in known if d not in used]
     collected = {(item.originalname, parameters(item).get("impl_id")) for item in items}
     for divergence in stale_divergences(unused, collected):
         warnings.warn(f"stale known divergence, no test matches it: {divergence}", StaleDivergenceWarning, stacklevel=1)
+
+
+def outside_divergences() -> list:
+    """The known divergences implementations from outside bnparity declare on their adapters (imported here;
+    bnparity's own are listed in suites/divergences.py, so that collecting imports no framework)."""
+    found = []
+    for impl in IMPLEMENTATIONS.values():
+        if impl.shipped or impl.missing():
+            continue
+        found += [d for d in impl.load(here=True).known_divergences if d.impl == impl.id]
+    return found
 
 
 def parameters(item) -> dict:

@@ -101,6 +101,12 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_configure(config):
+    """One marker per family, so ``-m torch`` selects like ``-k torch``."""
+    for framework in FRAMEWORKS:
+        config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     """Register ``--bnparity-impl`` adapters (before anything reads the registry, workers included);

@@ -7,11 +7,12 @@ last batch, 1 never moves), batch size 2 (where the unbiased factor is 2), sever
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from adapters.spec import BatchNormSpec, SpecError
 
-from .cases import BATCH_SIZES, FEATURES, adapter_class, batches, build, implementation_params, train_both
+from .cases import BATCH_SIZES, FEATURES, adapter_class, batches, build, implementation_params, refused, train_both
 
 DECAYS = (0.0, 0.5, 0.9, 0.99, 1.0)
 #: One step is cheap, so it also covers the decays of PyTorch's and Keras's defaults and beyond.
@@ -57,6 +58,8 @@ def test_after_many_steps(impl_id, decay, batch_size, features, assert_close):
 def test_channel_axis_of_3d_input(impl_id, axis, decay, assert_close):
     """(N, C, L) and (N, L, C) batches: each adapter moves the channel axis where its framework wants it."""
     spec = BatchNormSpec(4, decay=decay, ndim=3, axis=axis)
+    if refused(impl_id, spec):
+        return
     observed, expected, outputs = run_both(impl_id, spec, 10, batch_size=2, seed=7)
     assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
     assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
@@ -70,9 +73,7 @@ def test_channel_axis_of_4d_input(impl_id, axis, decay, assert_close):
     """Images, (N, C, H, W) and (N, H, W, C): PyTorch wants channels first, Keras and Flax last;
     the adapter translates. Where the layer takes no 4-D batch, it refuses in plain words."""
     spec = BatchNormSpec(4, decay=decay, ndim=4, axis=axis)
-    if 4 not in adapter_class(impl_id).ndims:
-        with pytest.raises(SpecError, match="ndim"):
-            build(impl_id, spec)
+    if refused(impl_id, spec):
         return
     observed, expected, outputs = run_both(impl_id, spec, 5, batch_size=2, seed=8)
     assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
@@ -115,3 +116,27 @@ def test_cumulative_average(impl_id, batch_size, assert_close):
     observed, expected, _ = run_both(impl_id, spec, 20, batch_size, seed=batch_size + 3)
     assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
     assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
+
+
+@pytest.mark.parametrize("impl_id", implementation_params())
+def test_a_batch_of_one(impl_id, assert_close):
+    """One value per channel, as the declaration says (``batch_size_1``): refused by the framework, passed
+    through untouched, or trained against the reference, which feeds the declared variance of 0 or NaN."""
+    spec = BatchNormSpec(3, decay=0.5)
+    batches = [np.array([[3.0, -1.0, 0.5]]), np.array([[1.0, 2.0, -4.0]])]
+    declared = adapter_class(impl_id).declared.batch_size_1
+    if declared == "raises":
+        with pytest.raises(Exception):  # noqa: B017 (the framework's own refusal, whatever its type)
+            build(impl_id, spec).train_step(batches[0])
+        return
+    if declared == "passes through":
+        adapter = build(impl_id, spec)
+        before = adapter.state()
+        assert_close("training output", adapter.train_step(batches[0]), batches[0], spec.dtype)
+        assert_close("moving statistics", np.array(adapter.state()[:2]), np.array(before[:2]), spec.dtype)
+        return
+    observed, expected, outputs = train_both(impl_id, spec, batches)
+    assert_close("moving mean per step", observed[:, 0], expected[:, 0], spec.dtype)
+    assert_close("moving variance per step", observed[:, 1], expected[:, 1], spec.dtype)
+    assert_close("training output", *outputs[-1], spec.dtype)
+

@@ -82,3 +82,23 @@ def test_a_bad_argument_is_one_line_and_status_2(tmp_path, arguments, message):
 def test_every_verb_has_help(tmp_path, verb):
     done = bnparity(tmp_path, verb, "--help")
     assert done.returncode == 0 and f"usage: bnparity {verb}" in done.stdout
+
+
+def test_what_the_readme_shows_is_what_the_commands_print(tmp_path):
+    """Every ``$ bnparity ...`` block of README.md: each line it shows is a line the command prints now (a line
+    cut with "…" a line's start, "[...]" a cut), so the guide cannot drift from the committed matrix."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```text\n\$ (bnparity [^\n]*)\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) == 3
+    for command, shown in blocks:
+        done = bnparity(tmp_path, *shlex.split(command)[1:])
+        assert done.returncode == 0, done.stderr[-2000:]
+        printed = done.stdout.splitlines()
+        for line in shown.splitlines():
+            if line.strip() == "[...]":
+                continue
+            found = any(p.startswith(line[:-1]) for p in printed) if line.endswith("…") else line in printed
+            assert found, f"{command}: README shows {line!r}, which it no longer prints"

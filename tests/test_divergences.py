@@ -3,8 +3,9 @@ entries that match nothing, and only about those."""
 
 from __future__ import annotations
 
+from adapters.divergence import Divergence, where
 from suites.conftest import stale_divergences
-from suites.divergences import KNOWN_DIVERGENCES, Divergence, where
+from suites.divergences import KNOWN_DIVERGENCES
 
 ENTRY = Divergence("test_after_many_steps", "jax-flax_linen", "variance_robustness", "measured",
                    where(decay=0.0, batch_size=2, features=16))

@@ -47,6 +47,7 @@ PRESETS = {
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
         half_precision_range=BeyondRange(outputs="±1", stores="it"),
+        batch_size_1="runs: variance NaN",  # 0 · n/(n - 1) at n = 1
     ),
 }
 

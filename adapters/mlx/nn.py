@@ -53,7 +53,7 @@ def declared_for(version: str) -> Conventions:
         default_epsilon=1e-5,
         train_normalize_variance="biased",
         moving_variance_update="unbiased" if unbiased else "biased",
-        batch_size_1="raises" if unbiased else "runs",
+        batch_size_1="raises" if unbiased else "runs: variance 0",
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
         half_precision=HalfPrecision.moving_in("input"),
