@@ -15,13 +15,15 @@ import pytest
 
 from adapters.porting import gaps, port
 from adapters.reference import batch_moments, bessel
-from adapters.registry import PORTING_SOURCE, PORTING_SOURCE_NAME, porting_names
+from adapters.registry import IMPLEMENTATIONS, PORTING_SOURCE, PORTING_SOURCE_NAME, porting_names
 from adapters.spec import BatchNormSpec
 
 from .cases import adapter_class, batches, build, implementation_params, refused
 
 SOURCE = PORTING_SOURCE
-TARGETS = [pytest.param(impl_id, id=f"{PORTING_SOURCE_NAME}-to-{name}") for impl_id, name in porting_names().items()]
+#: Each porting case carries its target's marker, as its family (the source is PyTorch's, in every case).
+TARGETS = [pytest.param(impl_id, id=f"{PORTING_SOURCE_NAME}-to-{name}", marks=getattr(pytest.mark, IMPLEMENTATIONS[impl_id].framework))
+           for impl_id, name in porting_names().items()]
 
 
 def trained_source(steps: int = 20, batch_size: int = 8):

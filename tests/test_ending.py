@@ -125,3 +125,23 @@ def test_a_run_that_ends_without_teardown_skips_pytests_last_garbage_collections
     assert code == 0 and "a finalizer failed" not in output, output
     code, output, _ = run(tmp_path, *PYTEST, teardown=True)
     assert code == 0 and "PytestUnraisableExceptionWarning" in output and "a finalizer failed" in output, output
+
+
+def test_ten_runs_that_end_early_leave_no_lock_and_no_more_temporary_folders_than_pytest_keeps(tmp_path):
+    """pytest removes a run's ``.lock`` and the numbered folders beyond the last three at its session's end (an
+    exit stack it closes in pytest_sessionfinish, before bnparity's early end), not at exit."""
+    uses_tmp_path = "def test_writes(tmp_path):\n    (tmp_path / 'file').write_text('x')\n"
+    tree(tmp_path, uses_tmp_path)
+    temproot = tmp_path / "temproot"
+    temproot.mkdir()
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(temproot)
+    try:
+        for _ in range(10):
+            code, output, _ = run(tmp_path, *PYTEST)
+            assert code == 0, output
+    finally:
+        del os.environ["PYTEST_DEBUG_TEMPROOT"]
+    (user,) = temproot.iterdir()
+    runs = sorted(p.name for p in user.iterdir() if p.name.startswith("pytest-") and p.name != "pytest-current")
+    assert len(runs) == 3 and runs[-1] == "pytest-9", runs
+    assert list(user.rglob(".lock")) == []

@@ -66,8 +66,8 @@ def test_bad_description_and_batch_fail_before_any_framework_is_imported():
 def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(family, modules, tmp_path):
     """``pytest -k <family>`` over the suites, in a fresh interpreter: what ran, and what it imported.
 
-    Its implementations' cases: the sections' cases run in workers of their own (what ``-k`` selects:
-    tests/test_selection.py). TensorFlow, JAX and tinygrad take long to run.
+    Its implementations' cases: the sections' cases run in workers of their own, and a porting case (which
+    carries its target's marker) builds its PyTorch source here (what ``-k`` selects: tests/test_selection.py). TensorFlow, JAX and tinygrad take long to run.
     """
     missing = [m for m in modules if __import__("importlib").util.find_spec(m) is None]
     if missing:
@@ -80,7 +80,8 @@ def test_selecting_a_family_runs_only_its_cases_and_imports_no_other_framework(f
         "    def pytest_runtest_logreport(self, report):\n"
         "        if report.when == 'call' or report.outcome != 'passed': self.outcomes[report.outcome] = self.outcomes.get(report.outcome, 0) + 1\n"
         "seen = Seen()\n"
-        f"code = pytest.main(['suites', '-k', {family + ' and not test_converters and not test_data_parallel'!r}, '-q', '-p', 'no:cacheprovider', "
+        f"code = pytest.main(['suites', '-k', {family + ' and not test_converters and not test_data_parallel and not test_porting'!r}, "
+        "'-q', '-p', 'no:cacheprovider', "
         f"'--basetemp', {str(tmp_path / 'inner')!r}, "
         f"'--bnparity-out', {str(tmp_path / 'out')!r}], plugins=[seen])\n"
         f"print(json.dumps({{'code': int(code), 'ids': seen.ids, 'outcomes': seen.outcomes, 'loaded': {loaded_frameworks_snippet()}}}))"

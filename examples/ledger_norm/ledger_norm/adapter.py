@@ -41,14 +41,16 @@ class LedgerNormAdapter(Adapter):
         spec = self.spec
         if spec.averaging == "none":
             exponential_only(spec, "LedgerNorm")
-        if not (spec.center and spec.scale):
-            raise SpecError("center/scale", (spec.center, spec.scale), "LedgerNorm always has a gain and a shift")
+        if spec.center != spec.scale:
+            raise SpecError("center/scale", (spec.center, spec.scale), "LedgerNorm learns its gain and shift together, or neither")
         return {"channels": spec.num_features, "smoothing": spec.decay, "jitter": spec.epsilon,
-                "tally": spec.averaging == "cumulative", "precision": "float64" if spec.dtype == "float64" else "float32"}
+                "tally": spec.averaging == "cumulative", "precision": "float64" if spec.dtype == "float64" else "float32",
+                "learnable": spec.scale}
 
     def spec_from_native(self, native: dict) -> BatchNormSpec:
         return replace(self.spec, num_features=native["channels"], decay=native["smoothing"], epsilon=native["jitter"],
-                       averaging="cumulative" if native["tally"] else "exponential")
+                       averaging="cumulative" if native["tally"] else "exponential", center=native["learnable"],
+                       scale=native["learnable"])
 
     def native_defaults(self) -> dict:
         default = LedgerNorm(self.spec.num_features)
@@ -74,4 +76,5 @@ class LedgerNormAdapter(Adapter):
 
     def _write(self, state: State) -> None:
         for name, value in zip(NAMES, state):
-            setattr(self.layer, name, value.astype(self.layer.precision))
+            if name in ("ledger_mean", "ledger_spread") or self.layer.learnable:  # a fixed gain and shift stay 1 and 0
+                setattr(self.layer, name, value.astype(self.layer.precision))

@@ -5,7 +5,7 @@ is added to the spread before the square root (default 1e-4), the ledger keeps t
 (n/(n-1), as PyTorch) but a batch of one feeds a spread of 0 rather than NaN, ``tally=True`` keeps a
 plain (cumulative) average of every batch instead of an exponential one, and it computes in float32
 or float64 whatever its input (float16 input is computed in float32; the output comes back in the
-input's dtype).
+input's dtype). ``learnable=False`` fixes the gain at 1 and the shift at 0.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 
 class LedgerNorm:
     def __init__(self, channels: int, smoothing: float = 0.95, jitter: float = 1e-4, tally: bool = False,
-                 precision: str = "float32"):
-        self.smoothing, self.jitter, self.tally = smoothing, jitter, tally
+                 precision: str = "float32", learnable: bool = True):
+        self.smoothing, self.jitter, self.tally, self.learnable = smoothing, jitter, tally, learnable
         self.precision = np.dtype(precision)
         self.gain = np.ones(channels, self.precision)
         self.shift = np.zeros(channels, self.precision)
