@@ -4,8 +4,7 @@ TensorFlow 2.21 imports JAX when it is installed (``tensorflow/lite/python/util.
 JAX interop), and Keras 3.15 imports matplotlib (its image gallery), h5py (the legacy H5 format)
 and PIL (its image utilities), each in a try/except ImportError. With every framework of the suite
 installed, that made ``-k tensorflow`` import JAX, and cost every process that imports TensorFlow
-and Keras ~1 s and ~150 MiB (measured, to a first Keras 3 training step: 3.22 -> 2.20 s and
-691 -> 543 MiB). So TensorFlow and Keras are imported with these hidden (``hidden``), in the test
+and Keras about a second and 150 MiB. So TensorFlow and Keras are imported with these hidden (``hidden``), in the test
 process, and in the worker processes that import them (``processes.WorkerKind.hidden``); they behave
 as they do where these packages are not installed, which is the same for every BatchNorm.
 """

@@ -141,8 +141,7 @@ WORKERS = {
     # Keras 3 reads its backend once, at import
     "keras-jax": WorkerKind({"KERAS_BACKEND": "jax"}, ("keras",), hidden=KERAS_UNUSED),
     # Keras 3.15 imports JAX wherever it is installed, for its Orbax checkpoint callback alone
-    # (keras/src/callbacks/orbax_checkpoint.py, in a try/except ImportError): on the PyTorch backend
-    # that is ~110 MiB and 0.3 s of a worker that never calls it (measured; the others: adapters/imports.py)
+    # (keras/src/callbacks/orbax_checkpoint.py): hidden in a worker that never calls it (adapters/imports.py)
     "keras-torch": WorkerKind({"KERAS_BACKEND": "torch"}, ("keras",), hidden=("jax", *KERAS_UNUSED)),
     # importing Paddle after TensorFlow crashes the interpreter (adapters/paddle/nn.py)
     "paddle": WorkerKind({"GLOG_minloglevel": "2"}, ("paddle",)),

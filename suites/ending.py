@@ -2,10 +2,8 @@
 
 When a run is over, every result is written (the terminal summary, the report, the matrix), but a
 process that has loaded frameworks is far from over: Python runs their exit handlers (JAX's clears
-every backend and compiled program, 1.6 s at the end of a full run's JAX worker) and then tears the
-interpreter down, module by module, PyTorch's included. Measured: ``python -c "import torch,
-pytest, torch._dynamo"`` takes 3.0 s, 2.2 s of it if it ends with ``os._exit``; ``pytest suites -k
-torch`` spent 0.9 s after its last exit handler. So a process of a run ends as soon as the
+every backend and compiled program) and then tears the interpreter down, module by module, PyTorch's
+included, seconds that change no result. So a process of a run ends as soon as the
 interpreter starts to exit (``exit_without_teardown``, registered after every framework's exit
 handler, so run before them), with the status Python would have exited with:
 
@@ -92,8 +90,7 @@ def pytest_configure(config):
     pytest's unraisableexception plugin collects all garbage twice when a run is over (at
     unconfigure and at cleanup), to report a finalizer that raises in garbage left at the end (as a
     bare warning after the run's summary; Python's own teardown, skipped here too, would print it
-    as "Exception ignored in"); with PyTorch loaded each collection takes 0.19 s (measured: 0.38 s
-    of `-k torch`'s end). ``BNPARITY_TEARDOWN=1`` keeps them. The plugin's own setting (a private
+    as "Exception ignored in"), a fifth of a second each with PyTorch loaded. ``BNPARITY_TEARDOWN=1`` keeps them. The plugin's own setting (a private
     stash key of the pinned pytest) sets the number of collections; where pytest does not have it,
     nothing changes."""
     if ends_without_teardown(config):

@@ -16,10 +16,8 @@ import and every compile once per worker. Instead:
   is ``loadscope`` with the family as the scope, the costliest family first (``handout_order``),
   one family per worker at the start (xdist's own ``loadscope`` hands every worker a second unit
   at once, which would import a second family into the worker of the largest one), and the next
-  family to whichever worker is about to run out. The families were once all assigned up front
-  from estimated costs; an estimate off by a factor of five (the converters' and data-parallel
-  cases, which wait on processes of their own) left one of two workers idle for half the run
-  (measured: 52 s against 124 s), and handing them out as workers free up does not depend on it.
+  family to whichever worker is about to run out, so that no estimate of a family's cost can leave
+  a worker idle (the cases that wait on processes of their own are hard to estimate).
 
 Cases that name no implementation (the machinery tests in ``tests/``) form one more unit.
 """
@@ -138,11 +136,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 XLA_SETTINGS = {
     # XLA's CPU thread pool: one thread, as for every other framework (pin_threads)
     "xla_cpu_multi_thread_eigen": "false",
-    # XLA's CPU code generator: its LLVM IR emitters rather than the newer MLIR fusion emitters, the
-    # jaxlib 0.10 default. Same jit, same programs, compiled in half the time: a BatchNorm step took
-    # 70 -> 38 ms to compile, the JAX family's 494 compilations 25.0 -> 14.1 s. Every result is the
-    # same (measured: the committed matrix, evidence included, and every test came out identical
-    # with either emitter).
+    # XLA's LLVM IR emitters, not jaxlib 0.10's default MLIR fusion emitters: the same programs, every
+    # result identical, compiled in about half the time (the benchmark's JAX figures; the git log has the history)
     "xla_cpu_use_fusion_emitters": "false",
 }
 

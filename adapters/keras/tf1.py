@@ -59,8 +59,8 @@ class Graph:
             self.session.run(self.initializer)
 
 
-#: Graphs whose adapters are gone, by arguments and shape. Building a graph and its session costs
-#: ~75 ms, resetting its variables ~10 ms, so a released graph is reset and handed out again.
+#: Graphs whose adapters are gone, by arguments and shape: resetting a graph's variables costs a fraction
+#: of building it and its session, so a released graph is reset and handed out again.
 FREE: dict[tuple, list[Graph]] = defaultdict(list)
 
 

@@ -37,11 +37,9 @@ from ..base import Adapter, State, TypedArray
 from ..conventions import Conventions, HalfPrecision, HalfStep
 from ..pytorch_style import PyTorchArguments
 
-# tinygrad compiles a step's new kernels in a pool of worker processes, PARALLEL of them (its cores
-# divided by pytest-xdist's workers: one, on two cores under two workers), each replaced after 16
-# compiles, so a run spawns a fresh interpreter that imports tinygrad every 16 kernels. The same clang
-# compiles the same kernels in this process instead (PARALLEL=0, tinygrad's own switch; a PARALLEL set
-# in the environment is left as it is): the family's cases 23.8 -> 20.3 s with one pool process (measured).
+# tinygrad compiles new kernels in a pool of processes, each replaced after 16 compiles (a fresh interpreter
+# importing tinygrad every 16 kernels); PARALLEL=0, its own switch, compiles them here with the same clang.
+# A PARALLEL set in the environment is left as it is.
 if "PARALLEL" not in os.environ:
     PARALLEL.value = 0
 
