@@ -108,6 +108,20 @@ class Adapter(abc.ABC):
     def native_state_names(self) -> tuple[str, str, str, str]:
         """The framework's own names of moving mean, moving variance, gamma and beta, read from the layer."""
 
+    def native_weight_order(self) -> tuple[str, ...] | None:
+        """The four state names (``native_state_names``) in the order the framework's own list of the layer's
+        weights holds them (``_weight_list``), or None where the adapter does not say."""
+        listed = self._weight_list()
+        if listed is None:
+            return None
+        mine = set(self.native_state_names()) - {"absent"}
+        return tuple(name for name in listed if name in mine)
+
+    def _weight_list(self) -> list[str] | None:
+        """The names in the framework's own list of this layer's weights, in its order (other entries may be
+        among them), or None where the framework keeps no such list or the adapter does not say."""
+        return None
+
     def native_dtypes(self) -> dict[str, str]:
         """The dtype of the last training output and of the stored moving mean, as the framework has them."""
         return {"output": self.output_dtype, "moving": self.moving_dtype()}

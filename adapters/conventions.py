@@ -129,6 +129,9 @@ class Conventions:
         implementation takes no float64 layer.
     half_precision_range: what a float16 batch beyond float16's range does (:class:`BeyondRange`).
     state_names: the native names of moving mean, moving variance, gamma, beta.
+    weight_order: those names in the order the framework's own list of the layer's weights holds them (what
+        a positional copy reads and writes: Keras's ``get_weights()``, PyTorch's ``state_dict()``, a flattened
+        pytree), or None where the adapter does not say.
     """
 
     momentum_weight: MomentumWeight
@@ -149,6 +152,7 @@ class Conventions:
     non_finite: str = "NaN in its channel only"
     half_precision_range: BeyondRange = BeyondRange(outputs="0", stores="inf")
     float64_momentum: Float64Momentum = "float64"
+    weight_order: tuple[str, ...] | None = None
 
     def weights(self, decay: float, dtype: str) -> tuple[float, float]:
         """(weight of the old moving value, weight of the batch's value) with which this implementation

@@ -323,3 +323,8 @@ def float64_momentum(adapter_type):
 
 def state_names(adapter_type):
     return tuple(adapter_type(BatchNormSpec(2)).native_state_names()), "read from the native layer's variables"
+
+
+def weight_order(adapter_type):
+    order = adapter_type(BatchNormSpec(2)).native_weight_order()
+    return (None if order is None else tuple(order)), "read from the framework's own list of the layer's weights, in its order"

@@ -99,6 +99,10 @@ ROWS: tuple[Row, ...] = (
         probes.float64_momentum),
     Row("state_names", "Native names of moving mean, moving variance, gamma, beta",
         "The keys to map when converting a checkpoint.", probes.state_names, format=", ".join),
+    Row("weight_order", "Order of the four tensors in the framework's own list of the layer's weights",
+        "A positional copy (Keras's set_weights, a flattened pytree, a state_dict's values) between frameworks that list "
+        "them in different orders puts one tensor into another's place: copy by name, in the target's order.",
+        probes.weight_order, format=lambda order: ", ".join(order) if order else "not said"),
 )
 ROW_IDS = tuple(row.id for row in ROWS)
 

@@ -305,6 +305,9 @@ class InWorker:
     def native_dtypes(self) -> dict:
         return self._request("native_dtypes")
 
+    def native_weight_order(self):
+        return self._request("native_weight_order")
+
     def moving_dtype(self) -> str:
         return self._request("moving_dtype")
 

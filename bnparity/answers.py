@@ -102,7 +102,14 @@ def port(matrix: dict, source: str, target: str, momentum: float | None = None, 
     target_names = theirs["state_names"]["observed"].split(", ")
     lines += ["", "State (moving mean, moving variance, gamma, beta):"]
     lines += [f"  {a} -> {b}" for a, b in zip(source_names, target_names)]
-    differing = [row for row in ROWS if row.id not in ("momentum_weight", "default_momentum", "default_epsilon", "state_names")
+    orders = {impl: cells(matrix, impl)["weight_order"]["observed"] for impl in (source, target)}
+    if "not said" not in orders.values():
+        renamed = [dict(zip(source_names, target_names)).get(name, name) for name in orders[source].split(", ")]
+        same = renamed == orders[target].split(", ")
+        lines += ["", "In the order each framework's own list of the layer's weights holds them"
+                  f"{'' if same else ' (a positional copy must be reordered)'}:",
+                  *(f"  {impl}: {order}" for impl, order in orders.items())]
+    differing = [row for row in ROWS if row.id not in ("momentum_weight", "default_momentum", "default_epsilon", "state_names", "weight_order")
                  and mine[row.id]["observed"] != theirs[row.id]["observed"]]
     lines += ["", f"Where they still differ ({len(differing)} of {len(ROWS)} rows of the matrix):" if differing
               else "Nothing else differs: every other row of the matrix agrees."]

@@ -30,6 +30,10 @@ def test_porting_keras3_to_pytorch_inverts_the_momentum_carries_epsilon_and_name
     assert "say eps=0.001: torch-batchnorm1d's default is 1e-05" in out
     assert "  moving_mean -> running_mean\n  moving_variance -> running_var\n  gamma -> weight\n  beta -> bias" in out
     assert "(moving_variance_update): tensorflow-keras3 'biased', torch-batchnorm1d 'unbiased'" in out
+    # Keras's get_weights() and PyTorch's state_dict() list the four in corresponding places
+    assert ("In the order each framework's own list of the layer's weights holds them:\n"
+            "  tensorflow-keras3: gamma, beta, moving_mean, moving_variance\n"
+            "  torch-batchnorm1d: weight, bias, running_mean, running_var") in out
     assert "stored 8, factor 2" in out  # the measured size, from the matrix's evidence
 
 
@@ -40,6 +44,8 @@ def test_porting_pytorch_to_flax_by_a_short_name_with_the_sources_defaults(tmp_p
     assert "jax-flax_linen: momentum=0.9, epsilon=1e-05" in done.stdout
     assert "say epsilon" not in done.stdout  # Flax's default is PyTorch's
     assert "  running_var -> var\n  weight -> scale" in done.stdout
+    assert ("holds them (a positional copy must be reordered):\n  torch-batchnorm1d: weight, bias, running_mean, running_var\n"
+            "  jax-flax_linen: mean, var, bias, scale") in done.stdout  # Flax's variables flatten statistics first
     assert "(variance_robustness): torch-batchnorm1d 'accurate', jax-flax_linen 'lossy'" in done.stdout
 
 

@@ -37,3 +37,13 @@ def device_array(value, dtype) -> jax.Array:
     converts for free and ``device_put`` only copies.
     """
     return jax.device_put(np.asarray(value).astype(jnp.dtype(dtype)))
+
+
+def leaf_names(tree) -> list[str]:
+    """The name of each leaf of ``tree`` (its last key, past an NNX variable's ``.value``), in the order
+    ``jax.tree_util`` flattens it."""
+    names = []
+    for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        keys = [str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path]
+        names.append(keys[-2] if keys[-1] == "value" and len(keys) > 1 else keys[-1])
+    return names

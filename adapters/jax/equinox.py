@@ -67,6 +67,7 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
         train_normalize_variance="moving statistics",
         moving_variance_update="biased",
         state_names=("ema_state_index[0]", "ema_state_index[1]", "weight", "bias"),
+        weight_order=("weight", "bias", "ema_state_index[0]", "ema_state_index[1]"),
         initial_variance=0.0,
         first_step="copy",
         half_precision=HalfPrecision.moving_in("input"),
@@ -191,6 +192,13 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
     def _set_moving(self, mean: np.ndarray, var: np.ndarray, dtype) -> None:
         self.state_ = self.state_.set(self.model.ema_state_index, (device_array(mean, dtype), device_array(var, dtype)))
 
+    def _weight_list(self) -> list[str]:
+        """The leaves of ``(model, state)``, as ``jax.tree_util`` flattens them, named as ``native_state_names``."""
+        index = self.model.ema_state_index if self.mode == "ema" else self.model.batch_state_index
+        buffers = (*self.state_.get(index), self.model.weight, self.model.bias)
+        names = dict(zip(map(id, buffers), self.native_state_names()))
+        return [names[id(leaf)] for leaf in jax.tree_util.tree_leaves((self.model, self.state_)) if id(leaf) in names]
+
     def _read(self) -> tuple:
         model, c = self.model, self.spec.num_features
         affine = (model.weight, model.bias) if model.weight is not None else (np.ones(c), np.zeros(c))
@@ -210,6 +218,7 @@ class EquinoxBatchBatchNorm(EquinoxEmaBatchNorm):
         EquinoxEmaBatchNorm.declared,
         train_normalize_variance="biased",
         state_names=("batch_state_index[0]", "batch_state_index[1]", "weight", "bias"),
+        weight_order=("weight", "bias", "batch_state_index[0]", "batch_state_index[1]"),
         initial_variance=1.0,
         first_step="debiased",
     )

@@ -19,7 +19,7 @@ import numpy as np
 from ..base import Adapter, State, dtype_name, exponential_only
 from ..conventions import BeyondRange, Conventions
 from ..spec import BatchNormSpec
-from .compiled import JitCompiled, device_array, static
+from .compiled import JitCompiled, device_array, leaf_names, static
 
 FLAX = Conventions(
     momentum_weight="old",
@@ -28,6 +28,7 @@ FLAX = Conventions(
     train_normalize_variance="biased",
     moving_variance_update="biased",
     state_names=("mean", "var", "scale", "bias"),
+    weight_order=("mean", "var", "bias", "scale"),
     one_pass_variance=True,
     float64_momentum="no float64",
     half_precision_range=BeyondRange(outputs="±1", stores="it"),
@@ -147,6 +148,10 @@ class FlaxLinenBatchNorm(JitCompiled, Adapter):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._apply(batch, train=False)[0])
+
+    def _weight_list(self) -> list[str]:
+        """The variables' leaves (``batch_stats`` and ``params``), as ``jax.tree_util`` flattens them."""
+        return leaf_names(self.variables)
 
     def _read(self) -> tuple:
         stats, params, c = self.variables["batch_stats"], self.variables.get("params", {}), self.spec.num_features

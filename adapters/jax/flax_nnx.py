@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from ..base import State, dtype_name
-from .compiled import device_array
+from .compiled import device_array, leaf_names
 from .flax_linen import FLAX, FlaxLinenBatchNorm
 
 
@@ -30,7 +30,7 @@ def call(graphdef, state, x, *, train):
 
 
 class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
-    declared = FLAX
+    declared = replace(FLAX, weight_order=("bias", "mean", "scale", "var"))  # nnx.state lists its variables by name
 
     def native_arguments(self) -> dict:
         return {"num_features": self.spec.num_features, **super().native_arguments()}
@@ -98,6 +98,10 @@ class FlaxNnxBatchNorm(FlaxLinenBatchNorm):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return self._call(batch, train=False)
+
+    def _weight_list(self) -> list[str]:
+        """``nnx.state(layer)``'s leaves, as ``jax.tree_util`` flattens them."""
+        return leaf_names(nnx.state(self.layer))
 
     def _read(self) -> tuple:
         layer, c = self.layer, self.spec.num_features

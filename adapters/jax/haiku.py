@@ -54,6 +54,7 @@ class HaikuBatchNorm(JitCompiled, Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("mean_ema", "var_ema", "scale", "offset"),
+        weight_order=("offset", "scale", "mean_ema", "var_ema"),
         initial_variance=0.0,
         first_step="debiased",
         one_pass_variance=True,
@@ -147,6 +148,14 @@ class HaikuBatchNorm(JitCompiled, Adapter):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._apply(batch, is_training=False)[0])
+
+    def _weight_list(self) -> list[str]:
+        """The leaves of ``(params, state)``, as ``jax.tree_util`` flattens them; an average by its module's name."""
+        names = []
+        for path, _ in jax.tree_util.tree_flatten_with_path((self.params, self.ema_state))[0]:
+            keys = [str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", "")))) for k in path]
+            names.append(keys[-2].split("/")[-1] if keys[-1] == "average" else keys[-1])
+        return names
 
     def _read(self) -> tuple:
         c, params = self.spec.num_features, self.params.get("batch_norm", {})

@@ -20,7 +20,7 @@ import numpy as np
 from ..base import Adapter, State, dtype_name
 from ..conventions import BeyondRange, Conventions
 from ..spec import BatchNormSpec, SpecError
-from .compiled import JitCompiled, device_array
+from .compiled import JitCompiled, device_array, leaf_names
 
 #: The conventions the own implementation can be told to follow, by name.
 PRESETS = {
@@ -32,6 +32,7 @@ PRESETS = {
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("mean", "var", "gamma", "beta"),
+        weight_order=("beta", "gamma", "mean", "var"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
         half_precision_range=BeyondRange(outputs="±1", stores="it"),
@@ -44,6 +45,7 @@ PRESETS = {
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
         state_names=("mean", "var", "gamma", "beta"),
+        weight_order=("beta", "gamma", "mean", "var"),
         cumulative_average="averaging='cumulative'",
         float64_momentum="no float64",
         half_precision_range=BeyondRange(outputs="±1", stores="it"),
@@ -223,6 +225,10 @@ class JaxOwnBatchNorm(JitCompiled, Adapter):
 
     def moving_dtype(self) -> str:
         return dtype_name(self.variables["mean"].dtype)
+
+    def _weight_list(self) -> list[str]:
+        """The variables' leaves, as ``jax.tree_util`` flattens them."""
+        return leaf_names(self.variables)
 
     def _read(self) -> tuple:
         return tuple(np.asarray(self.variables[k]) for k in ("mean", "var", "gamma", "beta"))

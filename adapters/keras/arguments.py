@@ -23,6 +23,7 @@ TF_KERAS = Conventions(
     train_normalize_variance="biased",
     moving_variance_update="biased",
     state_names=("moving_mean", "moving_variance", "gamma", "beta"),
+    weight_order=("gamma", "beta", "moving_mean", "moving_variance"),
     half_precision=HalfPrecision.moving_in("float32"),
     # keras/src/layers/normalization/batch_normalization.py (tf_keras): _assign_moving_average converts
     # 1.0 - momentum to a tensor, float32, before casting it to the float64 variable's dtype

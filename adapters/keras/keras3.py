@@ -94,6 +94,10 @@ class Keras3BatchNorm(KerasArguments, Adapter):
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=False)
 
+    def _weight_list(self) -> list[str]:
+        """``layer.weights``, the order of ``get_weights()`` and ``set_weights()``."""
+        return [w.name for w in self.layer.weights]
+
     def _read(self) -> tuple:
         layer, c = self.layer, self.spec.num_features
         numpy = self.keras.ops.convert_to_numpy

@@ -51,6 +51,7 @@ class Graph:
             self.output = v1.layers.batch_normalization(self.x, training=self.training, **arguments)
             self.update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
             found = {v.name.split("/")[-1].split(":")[0]: v for v in v1.global_variables()}
+            self.global_order = list(found)  # the graph's global variables, in the order it lists them
             self.variables = [found.get(name) for name in NAMES]
             self.values = [v1.placeholder(v.dtype.base_dtype, v.shape) if v is not None else None for v in self.variables]
             self.assign = [v.assign(p) for v, p in zip(self.variables, self.values) if v is not None]
@@ -78,6 +79,10 @@ class Tf1BatchNorm(KerasArguments, Adapter):
 
     def native_dtypes(self) -> dict:
         return {"output": self.g.output.dtype.name, "moving": self.moving_dtype()}
+
+    def _weight_list(self) -> list[str]:
+        """The graph's global variables, as ``tf.compat.v1.global_variables()`` (and a Saver) list them."""
+        return self.g.global_order
 
     def moving_dtype(self) -> str:
         return self.g.variables[0].dtype.base_dtype.name

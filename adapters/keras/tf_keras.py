@@ -46,6 +46,10 @@ class TfKerasBatchNorm(Keras3BatchNorm):
         # "batch_normalization_7/moving_mean:0" -> "moving_mean": the name a checkpoint key ends in
         return tuple(w.name.split("/")[-1].split(":")[0] if w is not None else "absent" for w in weights)
 
+    def _weight_list(self) -> list[str]:
+        """``layer.weights``, the order of ``get_weights()`` and ``set_weights()``."""
+        return [w.name.split("/")[-1].split(":")[0] for w in self.layer.weights]
+
     def _founding_network(self, kernel, second_kernel, x, y, learning_rate) -> dict:
         return keras_founding_network(tf_keras, self.native, self.native_ndim, kernel, second_kernel, x, y, learning_rate)
 

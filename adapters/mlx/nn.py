@@ -56,6 +56,7 @@ def declared_for(version: str) -> Conventions:
         batch_size_1="raises" if unbiased else "runs: variance 0",
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
+        weight_order=("weight", "bias", "running_mean", "running_var"),
         half_precision=HalfPrecision.moving_in("input"),
     )
 
@@ -110,6 +111,12 @@ class MlxBatchNorm(PyTorchArguments, Adapter):
 
     def _from_native(self, output) -> np.ndarray:
         return super()._from_native(np.array(output.astype(mx.float64)))
+
+    def _weight_list(self) -> list[str]:
+        """``tree_flatten(parameters())``, the order ``save_weights`` writes."""
+        from mlx.utils import tree_flatten
+
+        return [name for name, _ in tree_flatten(self.layer.parameters())]
 
     def _read(self) -> tuple:
         layer, c = self.layer, self.spec.num_features

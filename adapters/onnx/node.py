@@ -50,6 +50,7 @@ class OnnxReferenceBatchNorm(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("input_mean", "input_var", "scale", "B"),
+        weight_order=("scale", "B", "input_mean", "input_var"),
         half_precision=HalfPrecision(HalfStep("float16", "float16"), HalfStep(refusal="not supported")),
         # onnx/defs/nn/defs.cc: momentum is a FLOAT attribute, float32 whatever the tensors' type
         float64_momentum="float32 attributes",
@@ -114,6 +115,10 @@ class OnnxReferenceBatchNorm(Adapter):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=False)[0]
+
+    def _weight_list(self) -> list[str]:
+        """The node's inputs, in the operator's order."""
+        return [i.name for i in self.models[True].graph.input]
 
     def _read(self) -> tuple:
         return tuple(self.tensors[name] for name in ("input_mean", "input_var", "scale", "B"))

@@ -52,6 +52,7 @@ class PaddleBatchNorm1D(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="biased",
         state_names=("_mean", "_variance", "weight", "bias"),
+        weight_order=("weight", "bias", "_mean", "_variance"),
         half_precision=HalfPrecision(HalfStep(refusal="raises"), HalfStep(refusal="raises")),
         batch_size_1="passes through",
         # momentum reaches the kernel as a float (float32) attribute: measured, float32(0.9) weighs the old value
@@ -112,6 +113,10 @@ class PaddleBatchNorm1D(Adapter):
 
     def _infer(self, batch: np.ndarray):
         return self._run(batch, training=False)
+
+    def _weight_list(self) -> list[str]:
+        """``state_dict()``, in its order."""
+        return list(self.layer.state_dict())
 
     def _read(self) -> tuple:
         paddle = paddle_module()

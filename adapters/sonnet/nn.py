@@ -44,6 +44,7 @@ class SonnetBatchNorm(Adapter):
         initial_variance=0.0,
         first_step="debiased",
         state_names=("moving_mean/average", "moving_variance/average", "scale", "offset"),
+        weight_order=("offset", "scale", "moving_mean/average", "moving_variance/average"),
         half_precision=HalfPrecision.moving_in("input"),
     )
     momentum_argument = "decay_rate"
@@ -98,6 +99,10 @@ class SonnetBatchNorm(Adapter):
 
     def _infer(self, batch: np.ndarray):
         return self._run(batch, training=False)
+
+    def _weight_list(self) -> list[str]:
+        """``module.variables``, in the order Sonnet (``tf.Module``) lists them."""
+        return ["/".join(v.name.split(":")[0].split("/")[1:]) for v in self.layer.variables]
 
     def _read(self) -> tuple:
         layer = self.layer

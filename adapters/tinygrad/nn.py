@@ -76,6 +76,7 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
         no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
         state_names=ATTRIBUTES,
+        weight_order=("weight", "bias", "running_mean", "running_var"),
         half_precision=HalfPrecision(HalfStep("float16", "float16"), HalfStep(refusal="raises")),
     )
     framework_name = "tinygrad"
@@ -126,6 +127,10 @@ class TinygradBatchNorm(PyTorchArguments, Adapter):
 
     def _infer(self, batch: np.ndarray):
         return self._run(batch, training=False)
+
+    def _weight_list(self) -> list[str]:
+        """``nn.state.get_state_dict``, in its order."""
+        return list(nn.state.get_state_dict(self.layer))
 
     def _read(self) -> tuple:
         c = self.spec.num_features

@@ -27,6 +27,7 @@ class TorchBatchNorm(PyTorchArguments, Adapter):
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
         state_names=("running_mean", "running_var", "weight", "bias"),
+        weight_order=("weight", "bias", "running_mean", "running_var"),
         cumulative_average="momentum=None",
         no_moving_statistics="track_running_stats=False",
         batch_size_1="raises",
@@ -100,6 +101,10 @@ class TorchBatchNorm(PyTorchArguments, Adapter):
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, training=False)
+
+    def _weight_list(self) -> list[str]:
+        """``state_dict()``, in its order."""
+        return list(self.module.state_dict())
 
     def _read(self) -> tuple:
         m = self.module
