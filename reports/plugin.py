@@ -230,8 +230,9 @@ class HtmlReport:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report, cells):
         impl = next(iter(properties(report, IMPL)), "")
+        column = sections.column(impl)
         framework = (IMPLEMENTATIONS[impl].framework if impl in IMPLEMENTATIONS
-                     else ", ".join(sections.column(impl).frameworks) if sections.column(impl) else "")
+                     else ", ".join(column.frameworks) if column else "")
         values = {"framework": framework, "impl": html.text(impl), **html.comparison_cells(properties(report, COMPARISON), properties(report, CELL))}
         cells[1] = f'<td class="col-testId">{html.text(report.nodeid + ("" if report.when == "call" else "::" + report.when))}</td>'
         cells[2:2] = [f'<td class="col-{key}">{values[key]}</td>' for key, _ in self.COLUMNS]
