@@ -26,6 +26,7 @@ class LedgerNormAdapter(Adapter):
         train_normalize_variance="biased",
         moving_variance_update="unbiased",
         state_names=NAMES,
+        weight_order=("gain", "shift", "ledger_mean", "ledger_spread"),
         cumulative_average="tally=True",
         batch_size_1="runs: variance 0",
         half_precision=HalfPrecision(HalfStep("float16", "float32"), HalfStep(refusal="not supported")),
@@ -58,6 +59,10 @@ class LedgerNormAdapter(Adapter):
 
     def native_state_names(self) -> tuple:
         return NAMES
+
+    def _weight_list(self) -> list[str]:
+        """The layer's attributes, in the order the object holds them (``vars``, what pickling it writes)."""
+        return list(vars(self.layer))
 
     def moving_dtype(self) -> str:
         return self.layer.ledger_mean.dtype.name

@@ -25,6 +25,7 @@ class NumpyBatchNorm(PyTorchArguments, Adapter):
         moving_variance_update="biased",
         no_moving_statistics="track_running_stats=False",
         state_names=ATTRIBUTES,
+        weight_order=("weight", "bias", "running_mean", "running_var"),
         half_precision=HalfPrecision(HalfStep(refusal="not supported"), HalfStep(refusal="not supported")),
         half_precision_range=BeyondRange(refusal="no float16"),
     )
@@ -40,6 +41,10 @@ class NumpyBatchNorm(PyTorchArguments, Adapter):
 
     def native_state_names(self) -> tuple:
         return tuple(name if getattr(self.layer, name) is not None else "absent" for name in ATTRIBUTES)
+
+    def _weight_list(self) -> list[str]:
+        """The layer's attributes, in the order the object holds them (``vars``, what pickling it writes)."""
+        return list(vars(self.layer))
 
     def moving_dtype(self) -> str:
         return self.layer.dtype.name
