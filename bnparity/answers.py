@@ -102,9 +102,10 @@ def port(matrix: dict, source: str, target: str, momentum: float | None = None, 
     target_names = theirs["state_names"]["observed"].split(", ")
     lines += ["", "State (moving mean, moving variance, gamma, beta):"]
     lines += [f"  {a} -> {b}" for a, b in zip(source_names, target_names)]
+    renaming = dict(zip(source_names, target_names))
     orders = {impl: cells(matrix, impl)["weight_order"]["observed"] for impl in (source, target)}
     if "not said" not in orders.values():
-        renamed = [dict(zip(source_names, target_names)).get(name, name) for name in orders[source].split(", ")]
+        renamed = [renaming.get(name, name) for name in orders[source].split(", ")]
         same = renamed == orders[target].split(", ")
         lines += ["", "In the order each framework's own list of the layer's weights holds them"
                   f"{'' if same else ' (a positional copy must be reordered)'}:",
