@@ -14,13 +14,13 @@ class Divergence:
     of the test's other parameters (``where``, as pairs), never by a test id's text."""
 
     test: str  #: the test function's name
-    impl: str  #: the implementation id
+    impl: str  #: the implementation id (in a section's test, the column's id)
     convention: str  #: the row of the matrix that explains it
     reason: str  #: what was measured
     where: tuple[tuple[str, object], ...] = ()  #: (parameter, value) pairs the case must have
 
     def matches(self, test: str, params: dict) -> bool:
-        return (test == self.test and params.get("impl_id") == self.impl
+        return (test == self.test and params.get("impl_id", params.get("column_id")) == self.impl
                 and all(name in params and params[name] == value for name, value in self.where))
 
     def describe(self) -> str:

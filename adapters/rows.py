@@ -194,5 +194,26 @@ DATA_PARALLEL = Section(
             "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),
     ), "When you port a data-parallel model",
 )
+FROZEN = Section(
+    "frozen", "Frozen for fine-tuning",
+    "A fresh layer (two channels, moving statistics 0 and 1, decay 0.5, epsilon 1e-3) frozen by each framework's "
+    "mechanism, then one step of the framework's own training API (plain SGD, learning rate 0.5, on mean(output * "
+    "target)) on a batch with means near 3; where the framework has a parent's training switch, it is turned on and a "
+    "second step taken (`suites/test_frozen.py`).",
+    "mechanism", (
+        Row("normalizes_with", "Statistics that normalize the batch in a training step",
+            "A Keras layer with trainable = False normalizes with its moving statistics; PyTorch's requires_grad_(False) "
+            "does not, only eval() does: port a frozen Keras BatchNorm as eval() plus requires_grad_(False)."),
+        Row("moving_statistics", "The moving statistics after the step",
+            "A layer that still normalizes with its batch updates its moving statistics too: a fine-tuned port whose "
+            "source kept them fixed drifts from it at every step."),
+        Row("gamma_beta", "Gamma and beta after the optimizer's step",
+            "Freezing the statistics is not freezing the parameters: eval(), use_running_average and is_training=False "
+            "leave gamma and beta to the optimizer."),
+        Row("parent_switch", "What the parent's training switch does to the frozen layer",
+            "PyTorch's model.train() at each epoch switches an eval() BatchNorm back to batch statistics; Keras's "
+            "model.trainable = True unfreezes a trainable = False one. Freeze again after the switch, or override train()."),
+    ), "When you fine-tune",
+)
 #: The sections after the conventions, in the order every output renders them.
-SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL)
+SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN)

@@ -44,6 +44,19 @@ def check_section_cell(section, column_id: str, row: str, observations, record_s
     assert value == declared, f"{column_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
 
 
+def observed_where_it_runs(section, column_id: str, function: str) -> dict[str, tuple[str, str]]:
+    """``function(column_id)`` ("module:function", row -> (observed, evidence)) run where the column
+    runs: in its worker process, or in this one."""
+    column = sections.columns(section)[column_id]
+    if column.worker is None:
+        import pkgutil
+
+        return pkgutil.resolve_name(function)(column_id)
+    from adapters.worker import Worker
+
+    return Worker.get(column.worker).call("call", function, column_id)
+
+
 def adapter_class(impl_id: str) -> type[Adapter]:
     """The adapter class of ``impl_id`` (its ``declared`` conventions without building a layer);
     skips, naming the package, where the framework is not installed."""

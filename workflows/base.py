@@ -1,0 +1,86 @@
+"""The columns of the workflow sections and what each kind of column does, in one interface per
+section; the frameworks' classes live side by side in one module per section."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+from adapters.registry import Column, implementation
+
+
+@dataclass(frozen=True)
+class WorkflowColumn(Column):
+    """A column of a workflow section: one implementation's layer under one mechanism (a freezing
+    switch, a precision policy, a compiler, a folding), run where its implementation runs (its worker,
+    or the test process), so a family's selection runs it beside the family's other cases."""
+
+    implementation: str = ""
+    mechanism: str = ""
+
+
+def workflow_column(impl_id: str, mechanism: str, target: str, also: tuple[str, ...] = ()) -> WorkflowColumn:
+    """The column ``<impl_id>-<mechanism>``: the implementation's packages and worker, and ``also`` the
+    packages the mechanism adds (an optimizer library, a precision policy's)."""
+    impl = implementation(impl_id)
+    return WorkflowColumn(f"{impl_id}-{mechanism}", target, (*impl.distributions, *also), (impl.framework,),
+                          worker=impl.worker, implementation=impl_id, mechanism=mechanism)
+
+
+def numpy(value) -> np.ndarray:
+    """A framework's tensor (or a list of them) as a float64 NumPy array."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().float()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    return np.asarray(np.asarray(value, dtype=np.float32) if str(getattr(value, "dtype", "")) == "bfloat16" else value, np.float64)
+
+
+@dataclass
+class Statistics:
+    """The four tensors of a BatchNorm, per channel, float64."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+
+    @classmethod
+    def of(cls, mean, variance, gamma, beta) -> Statistics:
+        return cls(*(numpy(v).reshape(-1) for v in (mean, variance, gamma, beta)))
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name).tolist() for name in ("mean", "variance", "gamma", "beta")}
+
+
+@dataclass
+class FineTuningStep:
+    """One training step of a frozen layer: the output of its training call, the tensors that output
+    was computed with (``before``), and the tensors after the framework's optimizer step (``after``)."""
+
+    output: np.ndarray
+    before: Statistics
+    after: Statistics
+    note: str = ""  #: what else the step showed, for the evidence
+
+
+class Frozen(abc.ABC):
+    """A BatchNorm frozen by one of its framework's mechanisms and fine-tuned: a fresh layer (moving
+    statistics 0 and 1, gamma 1, beta 0), the mechanism applied, then one step of the framework's own
+    training API (its optimizer, plain SGD) on the loss mean(output * target)."""
+
+    #: What the column does, row id -> value, checked against the observation.
+    declared: dict[str, str]
+    #: The switch a parent model (or a training loop) turns on for training, in the framework's words,
+    #: run before a second step; None where the framework has none.
+    parent_switch: str | None = None
+    #: Where there is no parent switch: what the framework has instead, in its own terms.
+    no_parent_switch: str = ""
+
+    @abc.abstractmethod
+    def fine_tune(self, batch: np.ndarray, target: np.ndarray, learning_rate: float, decay: float,
+                  epsilon: float) -> list[FineTuningStep]:
+        """Freeze, train one step on (batch, target); where ``parent_switch`` is set, turn it on and
+        train a second step. ``batch`` is (N, C) float32; ``decay`` the weight of the old moving value."""

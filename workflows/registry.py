@@ -1,0 +1,39 @@
+"""Every column of the workflow sections, by id: an implementation's layer under one mechanism."""
+
+from __future__ import annotations
+
+from .base import WorkflowColumn, workflow_column
+
+
+def _by_id(*columns: WorkflowColumn) -> dict[str, WorkflowColumn]:
+    return {column.id: column for column in columns}
+
+
+FROZEN: dict[str, WorkflowColumn] = _by_id(
+    workflow_column("torch-batchnorm1d", "eval", "workflows.frozen:TorchEval"),
+    workflow_column("torch-batchnorm1d", "requires_grad_false", "workflows.frozen:TorchRequiresGradFalse"),
+    workflow_column("torch-batchnorm1d", "eval_requires_grad_false", "workflows.frozen:TorchEvalRequiresGradFalse"),
+    workflow_column("tensorflow-keras3", "trainable_false", "workflows.frozen:KerasTrainableFalse"),
+    workflow_column("tensorflow-keras3", "base_training_false", "workflows.frozen:KerasBaseTrainingFalse"),
+    workflow_column("jax-keras3", "trainable_false", "workflows.frozen:KerasTrainableFalse"),
+    workflow_column("torch-keras3", "trainable_false", "workflows.frozen:KerasTrainableFalse"),
+    workflow_column("jax-keras3", "base_training_false", "workflows.frozen:KerasBaseTrainingFalse"),
+    workflow_column("torch-keras3", "base_training_false", "workflows.frozen:KerasBaseTrainingFalse"),
+    workflow_column("tensorflow-tf_keras", "trainable_false", "workflows.frozen:TfKerasTrainableFalse"),
+    workflow_column("tensorflow-tf_keras", "base_training_false", "workflows.frozen:TfKerasBaseTrainingFalse"),
+    workflow_column("tensorflow-tf1", "trainable_false", "workflows.frozen:Tf1TrainableFalse"),
+    workflow_column("tensorflow-tf1", "training_false", "workflows.frozen:Tf1TrainingFalse"),
+    workflow_column("tensorflow-sonnet", "is_training_false", "workflows.frozen:SonnetIsTrainingFalse"),
+    workflow_column("tensorflow-sonnet", "test_local_stats", "workflows.frozen:SonnetTestLocalStats"),
+    workflow_column("jax-flax_linen", "use_running_average", "workflows.frozen:FlaxLinenUseRunningAverage", ("optax",)),
+    workflow_column("jax-flax_nnx", "eval", "workflows.frozen:FlaxNnxEval", ("optax",)),
+    workflow_column("jax-haiku", "is_training_false", "workflows.frozen:HaikuIsTrainingFalse", ("optax",)),
+    workflow_column("jax-haiku", "test_local_stats", "workflows.frozen:HaikuTestLocalStats", ("optax",)),
+    workflow_column("jax-equinox_ema", "inference", "workflows.frozen:EquinoxInference", ("optax",)),
+    workflow_column("paddle-batchnorm1d", "use_global_stats", "workflows.frozen:PaddleUseGlobalStats"),
+    workflow_column("paddle-batchnorm1d", "eval", "workflows.frozen:PaddleEval"),
+    workflow_column("mlx-batchnorm", "freeze", "workflows.frozen:MlxFreeze"),
+    workflow_column("mlx-batchnorm", "eval", "workflows.frozen:MlxEval"),
+    workflow_column("tinygrad-batchnorm", "training_off", "workflows.frozen:TinygradTrainingOff"),
+    workflow_column("tinygrad-batchnorm", "requires_grad_false", "workflows.frozen:TinygradRequiresGradFalse"),
+)
