@@ -215,5 +215,30 @@ FROZEN = Section(
             "model.trainable = True unfreezes a trainable = False one. Freeze again after the switch, or override train()."),
     ), "When you fine-tune",
 )
+MIXED_PRECISION = Section(
+    "mixed_precision", "Mixed precision",
+    "A float32 BatchNorm (alone, or after a float32 dense layer initialized to the identity where the policy acts on a "
+    "model) trained under each framework's mixed-precision policy as its users turn it on; where a framework has no "
+    "policy, a float16 batch into a float32 layer. Two channels, decay 0.9, epsilon 1e-3 (`suites/test_mixed_precision.py`).",
+    "policy", (
+        Row("output_dtype", "Dtype of the output",
+            "What the next layer receives; a policy that leaves the BatchNorm in float32 hands float32 on."),
+        Row("moving_dtype", "Dtype the moving statistics are stored in",
+            "Statistics stored in half precision lose digits at every update; every policy that keeps them in float32 ports "
+            "to another that does."),
+        Row("computed_in", "Precision of the batch variance (64 values up to ±300 that float16 and bfloat16 hold exactly, "
+                           "variance near 30000)",
+            "Squares computed in float16 overflow at 65504 and the variance is lost; a layer that computes its statistics "
+            "in float32 from the same half-precision batch keeps every digit, and one that rounds them to half precision "
+            "keeps three."),
+        Row("ordinary_error", "Moving variance after 10 steps on data with mean 3 and standard deviation 0.4, against float64",
+            "How far mixed precision moves ordinary statistics: the rounding of the batch to half precision, at most."),
+        Row("large_mean_error", "The same on data with mean 300 and standard deviation 1",
+            "bfloat16 keeps 8 bits: a batch near 300 is rounded to steps of 2, and its variance is lost before any "
+            "BatchNorm sees it; float16's steps of 0.25 keep it to half a percent."),
+        Row("half_input", "A batch already in the policy's half-precision dtype",
+            "What a layer does with half-precision activations: cast them up, compute in them, or refuse."),
+    ), "When you port a mixed-precision model",
+)
 #: The sections after the conventions, in the order every output renders them.
-SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN)
+SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION)

@@ -48,6 +48,11 @@ KERAS_GUIDE_TRAINING_FALSE = (
     "(keras/src/models/functional.py operation_fn), so after base_model.trainable = True, fit normalizes with the "
     "batch's statistics and updates them (moving mean 0 -> 1.2051); tf_keras keeps the guide's behavior"
 )
+ONNX_RUNNING_STATISTICS_TYPE = (
+    "ONNX's BatchNormalization-15 gives running_mean and running_var the type T2 of input_mean and input_var (float32 here); "
+    "onnx.reference's evaluator returns them in X's float16, computed in float16 (the variance near 30000 of the "
+    "computed_in batch overflows to inf); onnxruntime returns float32"
+)
 #: The case of test_after_many_steps where a one-pass float32 variance shows: decay 0, batch 2, 16 features.
 MANY_STEPS = where(decay=0.0, batch_size=2, features=16)
 
@@ -143,6 +148,8 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
                KERAS_TRAINABLE_SETTER, where(row="parent_switch")),
     *(Divergence("test_frozen_layer_does_what_the_mechanism_declares", f"{backend}-keras3-base_training_false", "parent_switch",
                  KERAS_GUIDE_TRAINING_FALSE, where(row="parent_switch")) for backend in ("tensorflow", "jax", "torch")),
+    *(Divergence("test_policy_does_what_it_declares", "onnx-reference-float16_input", row, ONNX_RUNNING_STATISTICS_TYPE,
+                 where(row=row)) for row in ("moving_dtype", "half_input")),
     Divergence(
         "test_after_many_steps",
         "jax-haiku",

@@ -84,3 +84,38 @@ class Frozen(abc.ABC):
                   epsilon: float) -> list[FineTuningStep]:
         """Freeze, train one step on (batch, target); where ``parent_switch`` is set, turn it on and
         train a second step. ``batch`` is (N, C) float32; ``decay`` the weight of the old moving value."""
+
+
+@dataclass
+class PrecisionRun:
+    """What training under a precision policy left: the dtypes of the last output and of the moving
+    statistics, as the framework names them, and the moving statistics in float64."""
+
+    output_dtype: str
+    moving_dtype: str
+    mean: np.ndarray
+    variance: np.ndarray
+
+
+class MixedPrecision(abc.ABC):
+    """A float32 BatchNorm (alone, or after a float32 layer where the policy acts on a model) trained
+    under one of its framework's mixed-precision policies, as its users turn it on."""
+
+    #: What the column does, row id -> value, checked against the observation.
+    declared: dict[str, str]
+    #: The half-precision dtype the policy computes in.
+    half: str = "float16"
+
+    @abc.abstractmethod
+    def train(self, batches: list[np.ndarray], decay: float, epsilon: float, input_dtype: str = "float32") -> PrecisionRun:
+        """A fresh layer under the policy, trained on ``batches`` ((N, C), handed over in ``input_dtype``)
+        with ``decay`` the weight of the old moving value; the policy is undone before returning."""
+
+
+def dtype_name(value) -> str:
+    """A framework's dtype as NumPy names it: "float32", "float16", "bfloat16"."""
+    name = str(getattr(value, "dtype", value))
+    for known in ("bfloat16", "float16", "float32", "float64"):
+        if known in name:
+            return known
+    return name

@@ -37,3 +37,27 @@ FROZEN: dict[str, WorkflowColumn] = _by_id(
     workflow_column("tinygrad-batchnorm", "training_off", "workflows.frozen:TinygradTrainingOff"),
     workflow_column("tinygrad-batchnorm", "requires_grad_false", "workflows.frozen:TinygradRequiresGradFalse"),
 )
+
+MIXED_PRECISION: dict[str, WorkflowColumn] = _by_id(
+    workflow_column("torch-batchnorm1d", "autocast_bfloat16", "workflows.mixed_precision:TorchAutocastBfloat16"),
+    workflow_column("torch-batchnorm1d", "autocast_bfloat16_after_linear", "workflows.mixed_precision:TorchAutocastBfloat16AfterLinear"),
+    workflow_column("torch-batchnorm1d", "autocast_float16_after_linear", "workflows.mixed_precision:TorchAutocastFloat16AfterLinear"),
+    workflow_column("tensorflow-keras3", "mixed_float16", "workflows.mixed_precision:KerasMixedFloat16"),
+    workflow_column("tensorflow-keras3", "mixed_bfloat16", "workflows.mixed_precision:KerasMixedBfloat16"),
+    workflow_column("jax-keras3", "mixed_float16", "workflows.mixed_precision:KerasMixedFloat16"),
+    workflow_column("jax-keras3", "mixed_bfloat16", "workflows.mixed_precision:KerasMixedBfloat16"),
+    workflow_column("torch-keras3", "mixed_float16", "workflows.mixed_precision:KerasMixedFloat16"),
+    workflow_column("torch-keras3", "mixed_bfloat16", "workflows.mixed_precision:KerasMixedBfloat16"),
+    workflow_column("tensorflow-tf_keras", "mixed_float16", "workflows.mixed_precision:TfKerasMixedFloat16"),
+    workflow_column("tensorflow-tf_keras", "mixed_bfloat16", "workflows.mixed_precision:TfKerasMixedBfloat16"),
+    workflow_column("jax-flax_linen", "dtype_float16", "workflows.mixed_precision:FlaxLinenDtype"),
+    workflow_column("jax-flax_nnx", "dtype_float16", "workflows.mixed_precision:FlaxNnxDtype"),
+    workflow_column("jax-haiku", "jmp_float16", "workflows.mixed_precision:HaikuJmpFloat16", ("jmp",)),
+    workflow_column("jax-haiku", "jmp_float16_batchnorm_float32", "workflows.mixed_precision:HaikuJmpBatchNormFloat32", ("jmp",)),
+    workflow_column("jax-equinox_ema", "dtype_float16", "workflows.mixed_precision:EquinoxDtype"),
+    workflow_column("paddle-batchnorm1d", "auto_cast_bfloat16", "workflows.mixed_precision:PaddleAutoCast"),
+    workflow_column("mlx-batchnorm", "float16_input", "workflows.mixed_precision:MlxHalfInput"),
+    workflow_column("tinygrad-batchnorm", "float16_input", "workflows.mixed_precision:TinygradHalfInput"),
+    workflow_column("onnx-reference", "float16_input", "workflows.mixed_precision:OnnxReferenceHalfInput"),
+    workflow_column("onnx-onnxruntime", "float16_input", "workflows.mixed_precision:OnnxRuntimeHalfInput"),
+)
