@@ -125,6 +125,7 @@ class Section:
     column: str  #: what a column is ("path", "run")
     rows: tuple[Row, ...]
     advice: str  #: the label of each row's last line ("When you convert")
+    suite: str  #: the suite module that observes it, relative to the repository root
 
     @property
     def record(self) -> str:
@@ -161,7 +162,7 @@ CONVERTERS = Section(
         Row("continued_training", "20 more training steps in source and target (alone; batch sizes 2, 8, 64)",
             "The artifact trains by the target's conventions, not the source's: an ONNX BatchNormalization stores the "
             "biased variance where PyTorch stores the unbiased one, so the moving variances part most at small batches."),
-    ), "When you convert",
+    ), "When you convert", "suites/test_converters.py",
 )
 DATA_PARALLEL = Section(
     "data_parallel", "Data-parallel BatchNorm",
@@ -192,7 +193,7 @@ DATA_PARALLEL = Section(
         Row("next_step", "What each replica's moving statistics are updated from at the next step",
             "PyTorch DDP's default broadcast_buffers=True makes every rank start each step from rank 0's: a rank's own "
             "statistics then last one step; with it off, or in JAX, each replica keeps its own unless synchronized."),
-    ), "When you port a data-parallel model",
+    ), "When you port a data-parallel model", "suites/test_data_parallel.py",
 )
 FROZEN = Section(
     "frozen", "Frozen for fine-tuning",
@@ -213,7 +214,7 @@ FROZEN = Section(
         Row("parent_switch", "What the parent's training switch does to the frozen layer",
             "PyTorch's model.train() at each epoch switches an eval() BatchNorm back to batch statistics; Keras's "
             "model.trainable = True unfreezes a trainable = False one. Freeze again after the switch, or override train()."),
-    ), "When you fine-tune",
+    ), "When you fine-tune", "suites/test_frozen.py",
 )
 MIXED_PRECISION = Section(
     "mixed_precision", "Mixed precision",
@@ -238,7 +239,7 @@ MIXED_PRECISION = Section(
             "BatchNorm sees it; float16's steps of 0.25 keep it to half a percent."),
         Row("half_input", "A batch already in the policy's half-precision dtype",
             "What a layer does with half-precision activations: cast them up, compute in them, or refuse."),
-    ), "When you port a mixed-precision model",
+    ), "When you port a mixed-precision model", "suites/test_mixed_precision.py",
 )
 #: The sections after the conventions, in the order every output renders them.
 SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION)

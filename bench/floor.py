@@ -6,7 +6,8 @@
 What runs is declared where each implementation is: ``Implementation.floor`` (``adapters/registry.py``)
 for every implementation of a family, and ``WorkerKind.floor`` (``adapters/processes.py``) for the worker
 kinds of the matrix's further sections (``converters``: the conversion paths; ``parallel``: the
-data-parallel runs). bnparity's declarations are read, never run: the floors import nothing of the
+data-parallel runs), and each workflow column's ``floor`` (``workflows/``: one step of its mechanism,
+where its implementation runs) for ``frozen`` and ``mixed_precision``. bnparity's declarations are read, never run: the floors import nothing of the
 frameworks but what each snippet does. The implementations of a worker kind run together in an
 interpreter of their own with the kind's environment, as the suites' worker does (TensorFlow 1's graph
 mode, Keras 3 on another backend, Paddle, whose import crashes an interpreter that imported TensorFlow),
@@ -28,6 +29,7 @@ from adapters.processes import ENVIRONMENTS, WORKERS  # noqa: E402
 from adapters.registry import FRAMEWORKS, IMPLEMENTATIONS  # noqa: E402
 from converters.registry import PATHS  # noqa: E402
 from parallel.registry import RUNS  # noqa: E402
+from workflows import registry as workflows  # noqa: E402
 
 #: What every snippet starts from.
 PRELUDE = "import numpy as np\nx = np.random.default_rng(0).normal(size=(8, 4)).astype('float32')\n"
@@ -36,7 +38,10 @@ SECTIONS = {
     "converters": {path.worker for path in PATHS.values()} | {path.environment for path in PATHS.values() if path.environment},
     "parallel": {run.worker for run in RUNS.values()},
 }
-FAMILIES = (*(f for f in FRAMEWORKS if any(i.shipped and i.framework == f for i in IMPLEMENTATIONS.values())), *SECTIONS)
+#: The workflow sections' floors by name: each column's mechanism class declares one step of it
+#: (``floor``), run where its implementation runs (this interpreter, or its worker kind's).
+WORKFLOWS = {"frozen": workflows.FROZEN, "mixed_precision": workflows.MIXED_PRECISION}
+FAMILIES = (*(f for f in FRAMEWORKS if any(i.shipped and i.framework == f for i in IMPLEMENTATIONS.values())), *SECTIONS, *WORKFLOWS)
 
 
 def plan(families) -> tuple[str, dict[str, str]]:
@@ -46,6 +51,14 @@ def plan(families) -> tuple[str, dict[str, str]]:
         if family in SECTIONS:
             for kind in sorted(SECTIONS[family]):
                 kinds[kind] = kinds.get(kind, "") + WORKERS[kind].floor
+            continue
+        if family in WORKFLOWS:
+            for column in WORKFLOWS[family].values():
+                snippet = column.load().floor
+                if column.worker is None:
+                    here.append(snippet)
+                else:
+                    kinds[column.worker] = kinds.get(column.worker, "") + snippet
             continue
         for impl in IMPLEMENTATIONS.values():
             if impl.shipped and impl.framework == family:

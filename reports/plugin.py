@@ -53,8 +53,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--update-conventions",
         action="store_true",
-        help="also write the committed reports/CONVENTIONS.md (needs every implementation and conversion path observed: "
-             "pytest suites/test_conventions.py suites/test_converters.py suites/test_data_parallel.py --update-conventions)",
+        help=f"also write the committed reports/CONVENTIONS.md (needs every cell of the matrix observed: {sections.regenerate_command()})",
     )
 
 

@@ -57,7 +57,9 @@ def selected_families(keyword: str, markers: str) -> set[str]:
     from .sections import columns
 
     candidates = [(impl.id.lower(), (impl.framework,), impl.framework) for impl in IMPLEMENTATIONS.values()]
-    candidates += [(column_id.lower(), column.frameworks, NO_FAMILY)
+    # a column's cases go where the scheduler sends them: with its implementation's family where its id opens
+    # with one (the workflow sections'), else to the scope of cases that name no implementation
+    candidates += [(column_id.lower(), column.frameworks, family_of(f"[{column_id}]"))
                    for section in SECTIONS for column_id, column in columns(section).items()]
     names = [name for name, _, _ in candidates] + list(FRAMEWORKS)
     found = set()

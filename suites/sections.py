@@ -20,6 +20,20 @@ _COLUMNS: dict[str, tuple[dict[str, Column], str]] = {
 assert set(_COLUMNS) == {section.key for section in SECTIONS}, "every section needs its columns here"
 
 
+#: The suite of the conventions, which observes the implementations' rows.
+CONVENTIONS_SUITE = "suites/test_conventions.py"
+
+
+def matrix_suites() -> tuple[str, ...]:
+    """The suites that observe every cell of the matrix: the conventions', then each section's."""
+    return (CONVENTIONS_SUITE, *(section.suite for section in SECTIONS))
+
+
+def regenerate_command() -> str:
+    """The command that rewrites the committed matrix."""
+    return f"pytest {' '.join(matrix_suites())} --update-conventions"
+
+
 def columns(section: Section) -> dict[str, Column]:
     """The section's columns, by id, in the order the matrix shows them."""
     return _COLUMNS[section.key][0]

@@ -17,8 +17,8 @@ from adapters.registry import FAMILIES, IMPLEMENTATIONS, Family, Implementation
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages from the lowest layer up: a module may import from its own package and lower layers only.
 #: adapters (the neutral description, conventions, rows, probes, the frameworks' adapters) < the
-#: conversion paths and data-parallel runs < the suites < the reports < the command.
-LAYERS = {"adapters": 0, "converters": 1, "parallel": 1, "suites": 2, "reports": 3, "bnparity": 4}
+#: conversion paths, data-parallel runs and workflows (frozen, mixed precision, ...) < the suites < the reports < the command.
+LAYERS = {"adapters": 0, "converters": 1, "parallel": 1, "workflows": 1, "suites": 2, "reports": 3, "bnparity": 4}
 
 
 def project_imports() -> dict[str, set[str]]:

@@ -10,15 +10,16 @@ import pytest
 
 from reports import matrix
 from reports.plugin import COMMITTED
+from suites.sections import matrix_suites, regenerate_command
 
 from .report_run import run_pytest
 
-REGENERATE = "pytest suites/test_conventions.py suites/test_converters.py suites/test_data_parallel.py --update-conventions"
+REGENERATE = regenerate_command()
 
 
 def probe_run(out: Path, *extra: str) -> dict:
     """Run the convention probes and the conversion paths in a fresh interpreter, writing the matrix into ``out``."""
-    done = run_pytest(out, "suites/test_conventions.py", "suites/test_converters.py", "suites/test_data_parallel.py", *extra)
+    done = run_pytest(out, *matrix_suites(), *extra)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return json.loads((out / "conventions.json").read_text())
 

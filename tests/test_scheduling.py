@@ -20,8 +20,10 @@ from .report_run import run_pytest
         ("", "", {*FRAMEWORKS, NO_FAMILY}),
         ("torch", "", {"torch", NO_FAMILY}),  # its conversion paths and DDP runs too
         ("tensorflow", "", {"tensorflow", NO_FAMILY}),
-        ("jax and not flax", "", {"jax", NO_FAMILY}),
-        ("flax or haiku", "", {"jax", NO_FAMILY}),
+        # a column whose id opens with an implementation's (a JAX data-parallel run, a workflow column)
+        # runs with that implementation's family, as the scheduler sends it
+        ("jax and not flax", "", {"jax"}),
+        ("flax or haiku", "", {"jax"}),
         ("keras3", "", {"tensorflow", "jax", "torch", NO_FAMILY}),  # Keras 3 on each of its backends
         ("tensorflow-keras3", "", {"tensorflow", NO_FAMILY}),
         ("batchnorm1d", "", {"torch", "paddle"}),  # no column's id names it

@@ -78,6 +78,9 @@ class Frozen(abc.ABC):
     parent_switch: str | None = None
     #: Where there is no parent switch: what the framework has instead, in its own terms.
     no_parent_switch: str = ""
+    #: The least its check pays beyond its framework's import: one step of the mechanism, as code that
+    #: ``bench/floor.py`` runs where the column runs (``x``: an (8, 4) float32 batch).
+    floor: str = ""
 
     @abc.abstractmethod
     def fine_tune(self, batch: np.ndarray, target: np.ndarray, learning_rate: float, decay: float,
@@ -105,6 +108,8 @@ class MixedPrecision(abc.ABC):
     declared: dict[str, str]
     #: The half-precision dtype the policy computes in.
     half: str = "float16"
+    #: One step under the policy, as code that ``bench/floor.py`` runs where the column runs (see ``Frozen.floor``).
+    floor: str = ""
 
     @abc.abstractmethod
     def train(self, batches: list[np.ndarray], decay: float, epsilon: float, input_dtype: str = "float32") -> PrecisionRun:
@@ -119,3 +124,65 @@ def dtype_name(value) -> str:
         if known in name:
             return known
     return name
+
+
+@dataclass
+class CompiledRun:
+    """What one path left after training, compiled or eager: the moving statistics after the first and
+    after the last step, the inference output on the first batch, and what the path resolved to."""
+
+    mode: str
+    first: tuple[np.ndarray, np.ndarray]
+    last: tuple[np.ndarray, np.ndarray]
+    inference: np.ndarray
+
+
+class Compiled(abc.ABC):
+    """A BatchNorm trained through a compiler, as its users train with one, beside the same path run
+    eagerly: the compiler may choose another variance algorithm, another accumulation dtype, or refuse."""
+
+    #: What the column does, row id -> value, checked against the observation.
+    declared: dict[str, str]
+    #: One compile of the path, as code that ``bench/floor.py`` runs where the column runs.
+    floor: str = ""
+    #: Where the framework has no cumulative average: what it has, in its own terms.
+    no_cumulative: str = ""
+
+    @abc.abstractmethod
+    def train(self, batches: list[np.ndarray], decay: float, epsilon: float, compiled: bool) -> CompiledRun:
+        """A fresh layer trained on ``batches`` ((N, C) float32) through the path, or eagerly."""
+
+    @abc.abstractmethod
+    def stored_variance(self, batch: np.ndarray, epsilon: float, compiled: bool) -> np.ndarray:
+        """The moving variance a fresh layer stores after one step at decay 0 (the batch's own)."""
+
+    def cumulative(self, batches: list[np.ndarray], epsilon: float, compiled: bool) -> np.ndarray:
+        """The moving mean of a cumulative average (PyTorch's momentum=None) after ``batches``."""
+        raise NotImplementedError(self.no_cumulative)
+
+
+@dataclass
+class FoldingRun:
+    """A BatchNorm folded into the layer before it: whether the result still holds a BatchNorm, and the
+    inference output of the folded model and of the unfolded one, on the same batch."""
+
+    folded: bool
+    output: np.ndarray
+    unfolded: np.ndarray
+    what: str = ""  #: what the result holds in place of the BatchNorm, for the evidence
+
+
+class Folding(abc.ABC):
+    """A (Linear or Conv) -> BatchNorm model in inference, folded by a deployment path."""
+
+    #: What the column does, row id -> value, checked against the observation.
+    declared: dict[str, str]
+    #: One folding, as code that ``bench/floor.py`` runs where the column runs.
+    floor: str = ""
+    #: The dtypes the path folds in, beyond float32; another dtype is a refusal in its own words.
+    dtypes: tuple[str, ...] = ("float32",)
+
+    @abc.abstractmethod
+    def fold(self, weight: np.ndarray, statistics: Statistics, epsilon: float, batch: np.ndarray, dtype: str) -> FoldingRun:
+        """Build the unfolded model (``weight``: the previous layer's (C, C) matrix, or a (C, C, 1, 1)
+        kernel; no bias), fold it, run both on ``batch`` in ``dtype``."""

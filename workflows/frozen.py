@@ -21,6 +21,8 @@ from .base import FineTuningStep, Frozen, Statistics
 
 class TorchFrozen(Frozen):
     parent_switch = "model.train() at the next epoch"
+    floor = ("import torch\nlayer = torch.nn.BatchNorm1d(4)\noptimizer = torch.optim.SGD(layer.parameters(), lr=0.5)\n"
+             "layer(torch.from_numpy(x)).mean().backward()\noptimizer.step()\n")
     evaluate = False  # bn.eval()
     no_gradient = False  # bn.requires_grad_(False)
 
@@ -85,9 +87,16 @@ class TorchEvalRequiresGradFalse(TorchFrozen):
 # with base_model.trainable = True: the parent's switch
 
 
+def _keras_fit(package: str) -> str:
+    """One step of ``fit`` on a model holding a BatchNorm: what compiling a train function costs."""
+    return (f"import {package} as k\ni = k.Input(shape=(4,))\nm = k.Model(i, k.layers.BatchNormalization()(i))\n"
+            "m.compile(optimizer=k.optimizers.SGD(0.5), loss='mse')\nm.fit(x, x, batch_size=8, epochs=1, verbose=0)\n")
+
+
 class KerasFrozen(Frozen):
     #: "keras" (Keras 3, on the backend its worker chose) or "tf_keras"
     package = "keras"
+    floor = _keras_fit("keras")
     #: the guide's pattern: the layer inside a base model called with training=False
     base_training_false = False
 
@@ -156,10 +165,12 @@ class KerasBaseTrainingFalse(KerasFrozen):
 
 class TfKerasTrainableFalse(KerasTrainableFalse):
     package = "tf_keras"
+    floor = _keras_fit("tf_keras")
 
 
 class TfKerasBaseTrainingFalse(KerasBaseTrainingFalse):
     package = "tf_keras"
+    floor = _keras_fit("tf_keras")
 
 
 # --- TensorFlow 1: trainable=False only keeps gamma and beta out of the trainable variables;
@@ -168,6 +179,10 @@ class TfKerasBaseTrainingFalse(KerasBaseTrainingFalse):
 
 class Tf1Frozen(Frozen):
     no_parent_switch = "none: training is an argument of each batch_normalization call"
+    floor = ("import tensorflow as tf\nv1 = tf.compat.v1\nwith tf.Graph().as_default():\n"
+             "    y = v1.layers.batch_normalization(v1.constant(x), training=True)\n"
+             "    step = v1.train.GradientDescentOptimizer(0.5).minimize(v1.reduce_mean(y))\n"
+             "    with v1.Session() as s:\n        s.run(v1.global_variables_initializer())\n        s.run(step)\n")
     arguments: dict = {}
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
@@ -217,6 +232,9 @@ class Tf1TrainingFalse(Tf1Frozen):
 
 class SonnetFrozen(Frozen):
     no_parent_switch = "none: is_training is an argument of each call"
+    floor = ("import sonnet as snt, tensorflow as tf\nlayer = snt.BatchNorm(True, True)\nlayer(x, is_training=False, test_local_stats=True)\n"
+             "with tf.GradientTape() as tape:\n    loss = tf.reduce_mean(layer(x, is_training=False))\n"
+             "snt.optimizers.SGD(0.5).apply(tape.gradient(loss, layer.trainable_variables), layer.trainable_variables)\n")
     test_local_stats = False
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
@@ -268,6 +286,9 @@ class FlaxLinenUseRunningAverage(Frozen):
     ``use_running_average=False``, which a training loop's ``train`` flag passes."""
 
     parent_switch = "apply(..., use_running_average=False) from the training loop"
+    floor = ("import jax, optax, flax.linen as nn\nlayer = nn.BatchNorm(use_running_average=True)\nv = layer.init(jax.random.key(0), x)\n"
+             "g = jax.grad(lambda p: layer.apply({'params': p, 'batch_stats': v['batch_stats']}, x).mean())(v['params'])\n"
+             "optax.apply_updates(v['params'], optax.sgd(0.5).update(g, optax.sgd(0.5).init(v['params']))[0])\n")
     declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
                 "parent_switch": 'refuses (ValueError: Parameter "use_running_average" was passed to the constructor and at call time. '
                                  'Should be passed just once.)'}
@@ -303,6 +324,8 @@ class FlaxNnxEval(Frozen):
     """``model.eval()``; the parent's switch is ``model.train()``."""
 
     parent_switch = "model.train() at the next epoch"
+    floor = ("import optax\nfrom flax import nnx\nm = nnx.BatchNorm(4, rngs=nnx.Rngs(0))\nm.eval()\n"
+             "o = nnx.Optimizer(m, optax.sgd(0.5), wrt=nnx.Param)\no.update(m, nnx.grad(lambda m: m(x).mean())(m))\n")
     declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
                 "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
 
@@ -332,6 +355,8 @@ class FlaxNnxEval(Frozen):
 
 class HaikuFrozen(Frozen):
     no_parent_switch = "none: is_training is an argument of each call"
+    floor = ("import jax, haiku as hk\nf = hk.transform_with_state(lambda v, t: hk.BatchNorm(True, True, 0.5)(v, is_training=t))\n"
+             "p, s = f.init(jax.random.key(0), x, True)\njax.grad(lambda p: f.apply(p, s, None, x, False)[0].mean())(p)\n")
     test_local_stats = False
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
@@ -378,6 +403,8 @@ class EquinoxInference(Frozen):
     """``eqx.nn.BatchNorm(..., inference=True)``; the parent's switch is ``eqx.nn.inference_mode(model, False)``."""
 
     parent_switch = "eqx.nn.inference_mode(model, False) for training"
+    floor = ("import jax, equinox as eqx\nm, s = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, 'batch', inference=True, mode='ema')\n"
+             "eqx.filter_grad(lambda m: jax.vmap(m, axis_name='batch', in_axes=(0, None), out_axes=(0, None))(x, s)[0].mean())(m)\n")
     declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
                 "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
 
@@ -411,6 +438,9 @@ class EquinoxInference(Frozen):
 
 class PaddleFrozen(Frozen):
     parent_switch = "model.train() at the next epoch"
+    floor = ("import paddle\nlayer = paddle.nn.BatchNorm1D(4, use_global_stats=True)\n"
+             "optimizer = paddle.optimizer.SGD(0.5, parameters=layer.parameters())\n"
+             "layer(paddle.to_tensor(x)).mean().backward()\noptimizer.step()\n")
     arguments: dict = {}
     evaluate = False
 
@@ -458,6 +488,9 @@ class PaddleEval(PaddleFrozen):
 
 class MlxFrozen(Frozen):
     parent_switch = "model.train() at the next epoch"
+    floor = ("import mlx.core as mx, mlx.nn, mlx.optimizers\nm = mlx.nn.BatchNorm(4)\nm.eval()\n"
+             "_, g = mlx.nn.value_and_grad(m, lambda m: mx.mean(m(mx.array(x))))(m)\nmlx.optimizers.SGD(0.5).update(m, g)\n"
+             "mx.eval(m.parameters())\n")
     freeze = False
     evaluate = False
 
@@ -520,6 +553,9 @@ class MlxEval(MlxFrozen):
 
 class TinygradFrozen(Frozen):
     no_parent_switch = "none: one context variable, TRAINING, switches every layer at once"
+    floor = ("from tinygrad import Tensor, nn\nfrom tinygrad.helpers import Context\nlayer = nn.BatchNorm(4)\n"
+             "optimizer = nn.optim.SGD(nn.state.get_parameters(layer), lr=0.5)\nwith Context(TRAINING=1):\n"
+             "    optimizer.zero_grad()\n    layer(Tensor(x)).mean().backward()\n    optimizer.step()\n")
     #: TRAINING during the forward call (the optimizer's step needs TRAINING=1)
     training_forward = 1
     no_gradient = False

@@ -24,6 +24,8 @@ from .base import MixedPrecision, PrecisionRun, dtype_name, numpy
 
 class TorchAutocast(MixedPrecision):
     half = "bfloat16"
+    floor = ("import torch\nm = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))\n"
+             "with torch.autocast('cpu', dtype=torch.bfloat16):\n    m(torch.from_numpy(x))\n")
     after_linear = False
 
     def train(self, batches, decay, epsilon, input_dtype="float32"):
@@ -75,9 +77,15 @@ class TorchAutocastFloat16AfterLinear(TorchAutocast):
 # sets it and restored after; the BatchNorm's variables stay float32
 
 
+def _keras_policy_step(package: str) -> str:
+    return (f"import {package} as k\nk.mixed_precision.set_global_policy('mixed_float16')\n"
+            "k.layers.BatchNormalization()(x, training=True)\nk.mixed_precision.set_global_policy('float32')\n")
+
+
 class KerasPolicy(MixedPrecision):
     package = "keras"
     policy = "mixed_float16"
+    floor = _keras_policy_step("keras")
 
     @property
     def half(self) -> str:
@@ -113,10 +121,12 @@ class KerasMixedBfloat16(KerasPolicy):
 
 class TfKerasMixedFloat16(KerasMixedFloat16):
     package = "tf_keras"
+    floor = _keras_policy_step("tf_keras")
 
 
 class TfKerasMixedBfloat16(KerasMixedBfloat16):
     package = "tf_keras"
+    floor = _keras_policy_step("tf_keras")
 
 
 # --- JAX: Flax and Equinox take a dtype per layer; Haiku takes jmp policies per module class
@@ -128,6 +138,9 @@ class FlaxLinenDtype(MixedPrecision):
     declared = {"output_dtype": "float16", "moving_dtype": "float32",
                 "computed_in": "float32", "ordinary_error": "within 1e-5",
                 "large_mean_error": "within 1e-2", "half_input": "output float16, moving statistics float32"}
+
+    floor = ("import jax, jax.numpy as jnp, flax.linen as nn\nlayer = nn.BatchNorm(use_running_average=False, dtype=jnp.float16)\n"
+             "layer.apply(layer.init(jax.random.key(0), x), x, mutable=['batch_stats'])\n")
 
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import flax.linen as nn
@@ -150,6 +163,8 @@ class FlaxNnxDtype(MixedPrecision):
                 "computed_in": "float32", "ordinary_error": "within 1e-2",
                 "large_mean_error": "off by more than 1e-2", "half_input": "output float16, moving statistics float32"}
 
+    floor = ("import jax.numpy as jnp\nfrom flax import nnx\nnnx.BatchNorm(4, dtype=jnp.float16, rngs=nnx.Rngs(0))(x)\n")
+
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import jax.numpy as jnp
         from flax import nnx
@@ -167,6 +182,10 @@ class HaikuJmp(MixedPrecision):
     BatchNorm, the same policy or the one Haiku's documentation recommends: compute in float32."""
 
     batchnorm_policy = "params=float32,compute=float16,output=float16"
+
+    floor = ("import jax, jmp, haiku as hk\nhk.mixed_precision.set_policy(hk.BatchNorm, jmp.get_policy('params=float32,compute=float16,output=float16'))\n"
+             "f = hk.transform_with_state(lambda v: hk.BatchNorm(True, True, 0.9)(v, is_training=True))\n"
+             "p, s = f.init(jax.random.key(0), x)\nf.apply(p, s, None, x)\nhk.mixed_precision.clear_policy(hk.BatchNorm)\n")
 
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import haiku as hk
@@ -215,6 +234,9 @@ class EquinoxDtype(MixedPrecision):
                                             "The old value is (f16[2], f16[2]) and the new value is (f32[2], f32[2]).)"),
                 "half_input": "output float16, moving statistics float16"}
 
+    floor = ("import jax, jax.numpy as jnp, equinox as eqx\nm, s = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, 'batch', dtype=jnp.float16, mode='ema')\n"
+             "jax.vmap(m, axis_name='batch', in_axes=(0, None), out_axes=(0, None))(x.astype('float16'), s)\n")
+
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import equinox as eqx
         import jax
@@ -242,6 +264,9 @@ class PaddleAutoCast(MixedPrecision):
                 "half_input": "refuses (ValueError: (InvalidArgument) The type of data we are trying to retrieve (float32) does not "
                               "match the type of data (bfloat16) currently contained in the container.)"}
 
+    floor = ("import paddle\nm = paddle.nn.Sequential(paddle.nn.Linear(4, 4), paddle.nn.BatchNorm1D(4))\n"
+             "with paddle.amp.auto_cast(level='O1', dtype='bfloat16'):\n    m(paddle.to_tensor(x))\n")
+
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import paddle
 
@@ -267,6 +292,8 @@ class MlxHalfInput(MixedPrecision):
                 "computed_in": "float16: overflows to inf", "ordinary_error": "within 1e-2",
                 "large_mean_error": "off by more than 1e-2", "half_input": "output float32, moving statistics float32"}
 
+    floor = "import mlx.core as mx, mlx.nn\nmx.eval(mlx.nn.BatchNorm(4)(mx.array(x).astype(mx.float16)))\n"
+
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         import mlx.core as mx
         import mlx.nn
@@ -285,6 +312,9 @@ class TinygradHalfInput(MixedPrecision):
                 "computed_in": "rounded to float16", "ordinary_error": "within 1e-2",
                 "large_mean_error": "off by more than 1e-2", "half_input": "output float32, moving statistics float32"}
 
+    floor = ("from tinygrad import Tensor, dtypes, nn\nfrom tinygrad.helpers import Context\nwith Context(TRAINING=1):\n"
+             "    nn.BatchNorm(4)(Tensor(x).cast(dtypes.half)).realize()\n")
+
     def train(self, batches, decay, epsilon, input_dtype="float32"):
         from tinygrad import Tensor, dtypes, nn
         from tinygrad.helpers import Context
@@ -297,6 +327,17 @@ class TinygradHalfInput(MixedPrecision):
         names = {"float": "float32", "half": "float16"}  # tinygrad's names of its dtypes
         return PrecisionRun(names.get(output.dtype.name, output.dtype.name), names.get(layer.running_var.dtype.name, "other"),
                             numpy(layer.running_mean.numpy()), numpy(layer.running_var.numpy()))
+
+
+def _onnx_half_step(run: str) -> str:
+    return ("from onnx import TensorProto, helper\nnames = ['X', 'scale', 'B', 'mean', 'var']\n"
+            "inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT16 if n == 'X' else TensorProto.FLOAT, [8, 4] if n == 'X' else [4])"
+            " for n in names]\n"
+            "outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT16 if n == 'Y' else TensorProto.FLOAT, None) for n in ('Y', 'm', 'v')]\n"
+            "node = helper.make_node('BatchNormalization', names, ['Y', 'm', 'v'], training_mode=1)\n"
+            "model = helper.make_model(helper.make_graph([node], 'bn', inputs, outputs), opset_imports=[helper.make_opsetid('', 15)])\n"
+            "ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)\n"
+            "feeds = dict(zip(names, [x.astype(np.float16), ones, zeros, zeros, ones]))\n" + run)
 
 
 class OnnxHalfInput(MixedPrecision):
@@ -328,12 +369,14 @@ class OnnxHalfInput(MixedPrecision):
             session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         mean, variance = np.zeros(channels, np.float32), np.ones(channels, np.float32)
         ones, zeros = np.ones(channels, np.float32), np.zeros(channels, np.float32)
-        for batch in batches:
-            output, mean, variance = session.run(None, dict(zip(names, [batch.astype(np.float16), ones, zeros, mean, variance])))
+        with np.errstate(over="ignore", invalid="ignore"):  # the evaluator's float16 squares overflow: what is measured
+            for batch in batches:
+                output, mean, variance = session.run(None, dict(zip(names, [batch.astype(np.float16), ones, zeros, mean, variance])))
         return PrecisionRun(dtype_name(output), dtype_name(variance), numpy(mean), numpy(variance))
 
 
 class OnnxReferenceHalfInput(OnnxHalfInput):
+    floor = _onnx_half_step("from onnx.reference import ReferenceEvaluator\nReferenceEvaluator(model).run(None, feeds)\n")
     declared = {"output_dtype": "float16", "moving_dtype": "float32",
                 "computed_in": "float16: overflows to inf", "ordinary_error": "within 1e-2",
                 "large_mean_error": "off by more than 1e-2", "half_input": "output float16, moving statistics float32"}
@@ -341,6 +384,7 @@ class OnnxReferenceHalfInput(OnnxHalfInput):
 
 class OnnxRuntimeHalfInput(OnnxHalfInput):
     runner = "onnxruntime"
+    floor = _onnx_half_step("import onnxruntime\nonnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)\n")
     declared = {"output_dtype": "float16", "moving_dtype": "float32",
                 "computed_in": "float32", "ordinary_error": "within 1e-2",
                 "large_mean_error": "within 1e-2", "half_input": "output float16, moving statistics float32"}
