@@ -241,5 +241,28 @@ MIXED_PRECISION = Section(
             "What a layer does with half-precision activations: cast them up, compute in them, or refuse."),
     ), "When you port a mixed-precision model", "suites/test_mixed_precision.py",
 )
+COMPILED = Section(
+    "compiled", "Training with a compiler",
+    "A fresh float32 layer (four channels, decay 0.9, epsilon 1e-3) trained through each compiler path on 50 batches "
+    "of 16 (means near 3), beside the same path run eagerly; its moving statistics after 1 and 50 steps against the "
+    "eager path's and the float64 reference's (float32 tolerance), a batch with mean 1e4 and standard deviation 1e-2 "
+    "at decay 0, inference after training, and the cumulative average where the framework has one "
+    "(`suites/test_compiled.py`).",
+    "path", (
+        Row("mode", "What the path compiled with",
+            "Keras's jit_compile=\"auto\" resolves differently per backend: what a model trained with fit ran is the "
+            "backend's, not the model's."),
+        Row("one_step", "Moving statistics after 1 step, against the eager path and the reference",
+            "Where a compiled step matches its eager twin, a port may compile or not: the statistics agree."),
+        Row("fifty_steps", "Moving statistics after 50 steps, against the eager path and the reference",
+            "A compiler's other accumulation order shows over many steps first."),
+        Row("large_mean", "Stored variance of a batch with mean 1e4 and standard deviation 1e-2 (float32), against the eager path",
+            "A compiler may rewrite a two-pass variance as one pass (E[x^2] - E[x]^2), which loses every digit here."),
+        Row("inference", "Inference output after training, against the eager path",
+            "What a compiled model serves."),
+        Row("cumulative", "A cumulative average (PyTorch's momentum=None) through the compiler",
+            "PyTorch's cumulative average divides by a counter read from a tensor: a graph compiled whole cannot."),
+    ), "When you compile", "suites/test_compiled.py",
+)
 #: The sections after the conventions, in the order every output renders them.
-SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION)
+SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION, COMPILED)

@@ -61,3 +61,14 @@ MIXED_PRECISION: dict[str, WorkflowColumn] = _by_id(
     workflow_column("onnx-reference", "float16_input", "workflows.mixed_precision:OnnxReferenceHalfInput"),
     workflow_column("onnx-onnxruntime", "float16_input", "workflows.mixed_precision:OnnxRuntimeHalfInput"),
 )
+
+COMPILED: dict[str, WorkflowColumn] = _by_id(
+    workflow_column("torch-batchnorm1d", "compile", "workflows.compiled:TorchCompile"),
+    workflow_column("tensorflow-keras3", "fit", "workflows.compiled:KerasFitTensorflow"),
+    workflow_column("tensorflow-keras3", "fit_xla", "workflows.compiled:KerasFitXla"),
+    workflow_column("jax-keras3", "fit", "workflows.compiled:KerasFitJax"),
+    workflow_column("torch-keras3", "fit", "workflows.compiled:KerasFitTorch"),
+    workflow_column("torch-keras3", "fit_jit", "workflows.compiled:KerasFitTorchCompile"),
+    workflow_column("tensorflow-tf_keras", "xla", "workflows.compiled:TfKerasXla"),
+    workflow_column("tensorflow-sonnet", "xla", "workflows.compiled:SonnetXla"),
+)
