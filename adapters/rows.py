@@ -264,5 +264,24 @@ COMPILED = Section(
             "PyTorch's cumulative average divides by a counter read from a tensor: a graph compiled whole cannot."),
     ), "When you compile", "suites/test_compiled.py",
 )
+FOLDING = Section(
+    "folding", "Folding for inference",
+    "A bias-free dense layer (or 1x1 convolution) of four channels, then a BatchNorm in inference with moving means "
+    "0.5, -1, 2, 3, gamma 1.5, 0.5, -1, 2, beta 0.1, -0.2, 0.3, 0, and every moving variance one of 1e-8, 1e-4, 1, "
+    "1e3, 1e5, epsilon 1e-5 or 1e-1; folded by each deployment path and run beside the unfolded model on the same "
+    "batch, in each dtype the path offers. The error is the largest difference relative to the largest output of the "
+    "unfolded model, over the 10 pairs (`suites/test_folding.py`).",
+    "path", (
+        Row("folded", "Is the BatchNorm folded into the layer before it",
+            "A folded model has no moving statistics left to read or train: fold the deployed copy, keep the trained one."),
+        Row("float32", "Largest error of the folded model in float32",
+            "Folding is exact in real arithmetic; in float32 it moves outputs by a few ulps."),
+        Row("float16", "Largest error in float16",
+            "In float16 a moving variance of 1e-8 is 0 and gamma / sqrt(var + eps) is rounded into the weights."),
+        Row("bfloat16", "Largest error in bfloat16", "bfloat16 keeps 8 bits of the folded weights."),
+        Row("worst_case", "Where the error is largest (moving variance, epsilon, dtype)",
+            "Tiny variances with a tiny epsilon scale the weights by up to 316; huge ones shrink them by 300."),
+    ), "When you fold", "suites/test_folding.py",
+)
 #: The sections after the conventions, in the order every output renders them.
-SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION, COMPILED)
+SECTIONS: tuple[Section, ...] = (CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION, COMPILED, FOLDING)

@@ -5,7 +5,7 @@ and ``parallel/``, so that the rows they declare against stay below them."""
 from __future__ import annotations
 
 from adapters.registry import Column
-from adapters.rows import COMPILED, CONVERTERS, DATA_PARALLEL, FROZEN, MIXED_PRECISION, SECTIONS, Section
+from adapters.rows import COMPILED, CONVERTERS, DATA_PARALLEL, FOLDING, FROZEN, MIXED_PRECISION, SECTIONS, Section
 from converters.registry import PATHS
 from parallel.registry import RUNS
 from workflows import registry as workflows
@@ -17,6 +17,7 @@ _COLUMNS: dict[str, tuple[dict[str, Column], str]] = {
     FROZEN.key: (workflows.FROZEN, "all"),
     MIXED_PRECISION.key: (workflows.MIXED_PRECISION, "all"),
     COMPILED.key: (workflows.COMPILED, "all"),
+    FOLDING.key: (workflows.FOLDING, "all"),
 }
 assert set(_COLUMNS) == {section.key for section in SECTIONS}, "every section needs its columns here"
 

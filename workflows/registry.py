@@ -72,3 +72,14 @@ COMPILED: dict[str, WorkflowColumn] = _by_id(
     workflow_column("tensorflow-tf_keras", "xla", "workflows.compiled:TfKerasXla"),
     workflow_column("tensorflow-sonnet", "xla", "workflows.compiled:SonnetXla"),
 )
+
+FOLDING: dict[str, WorkflowColumn] = _by_id(
+    workflow_column("torch-batchnorm1d", "fuse_linear_bn_eval", "workflows.folding:TorchFuseLinear"),
+    workflow_column("torch-batchnorm2d", "fuse_conv_bn_eval", "workflows.folding:TorchFuseConv"),
+    workflow_column("torch-batchnorm2d", "fuse_modules", "workflows.folding:TorchFuseModules"),
+    workflow_column("tensorflow-keras3", "tflite", "workflows.folding:KerasTflite"),
+    workflow_column("tensorflow-tf_keras", "tflite", "workflows.folding:TfKerasTflite"),
+    workflow_column("onnx-onnxruntime", "graph_optimizations", "workflows.folding:OnnxRuntimeFolding"),
+    workflow_column("onnx-onnxruntime", "onnxoptimizer", "workflows.folding:OnnxOptimizerFolding", ("onnxoptimizer",)),
+    workflow_column("onnx-onnxruntime", "onnxsim", "workflows.folding:OnnxSimFolding", ("onnxsim",)),
+)
