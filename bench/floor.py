@@ -7,8 +7,9 @@ What runs is declared where each implementation is: ``Implementation.floor`` (``
 for every implementation of a family, and ``WorkerKind.floor`` (``adapters/processes.py``) for the worker
 kinds of the matrix's further sections (``converters``: the conversion paths; ``parallel``: the
 data-parallel runs), and each workflow column's ``floor`` (``workflows/``: one step of its mechanism,
-where its implementation runs) for ``frozen`` and ``mixed_precision``. bnparity's declarations are read, never run: the floors import nothing of the
-frameworks but what each snippet does. The implementations of a worker kind run together in an
+where its implementation runs) for ``frozen``, ``mixed_precision``, ``compiled`` and ``folding``.
+bnparity's declarations are read, never run: the floors import nothing of the frameworks but what each
+snippet does. The implementations of a worker kind run together in an
 interpreter of their own with the kind's environment, as the suites' worker does (TensorFlow 1's graph
 mode, Keras 3 on another backend, Paddle, whose import crashes an interpreter that imported TensorFlow),
 started first so that they overlap with the rest, as the suite's worker processes may; the others run
@@ -40,7 +41,8 @@ SECTIONS = {
 }
 #: The workflow sections' floors by name: each column's mechanism class declares one step of it
 #: (``floor``), run where its implementation runs (this interpreter, or its worker kind's).
-WORKFLOWS = {"frozen": workflows.FROZEN, "mixed_precision": workflows.MIXED_PRECISION}
+WORKFLOWS = {"frozen": workflows.FROZEN, "mixed_precision": workflows.MIXED_PRECISION, "compiled": workflows.COMPILED,
+             "folding": workflows.FOLDING}
 FAMILIES = (*(f for f in FRAMEWORKS if any(i.shipped and i.framework == f for i in IMPLEMENTATIONS.values())), *SECTIONS, *WORKFLOWS)
 
 

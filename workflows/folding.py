@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -112,11 +113,13 @@ class TfliteConverter(Folding):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         flat = converter.convert()
-        # the converted graph's own operators: the default interpreter hands them to XNNPACK (one DELEGATE node)
-        ops = [op["op_name"] for op in tf.lite.Interpreter(
-            model_content=flat, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        )._get_ops_details()]
-        interpreter = tf.lite.Interpreter(model_content=flat)
+        with warnings.catch_warnings():  # TF 2.21 still ships tf.lite.Interpreter, which warns of its deletion in 2.20
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
+            # the converted graph's own operators: the default interpreter hands them to XNNPACK (one DELEGATE node)
+            ops = [op["op_name"] for op in tf.lite.Interpreter(
+                model_content=flat, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )._get_ops_details()]
+            interpreter = tf.lite.Interpreter(model_content=flat)
         interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], batch.shape)
         interpreter.allocate_tensors()
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
@@ -133,7 +136,9 @@ class KerasTflite(TfliteConverter):
 
 class TfKerasTflite(TfliteConverter):
     package = "tf_keras"
-    floor = TfliteConverter.floor.replace("keras", "tf_keras").replace("tf_tf_keras", "tf_keras")
+    floor = ("import tensorflow as tf, tf_keras\nm = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(4), "
+             "tf_keras.layers.BatchNormalization()])\n"
+             "tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(m).convert()).allocate_tensors()\n")
     declared = {"folded": "folded", "float32": "within 1e-5", "float16": "within 1e-2",
                 "bfloat16": "not offered by the path", "worst_case": "variance 0.0001, epsilon 1e-05, float16"}
 
@@ -216,7 +221,7 @@ class OnnxRuntimeFolding(OnnxFolding):
              "for n in ('s', 'b', 'm', 'v')]\n"
              "n = [helper.make_node('Conv', ['X', 'W'], ['H']), helper.make_node('BatchNormalization', ['H', 's', 'b', 'm', 'v'], ['Y'])]\n"
              "g = helper.make_graph(n, 'f', [helper.make_tensor_value_info('X', TensorProto.FLOAT, [8, 4, 1, 1])], "
-             "[helper.make_tensor_value_info('Y', TensorProto.FLOAT, None)], i)\n"
+             "[helper.make_tensor_value_info('Y', TensorProto.FLOAT, [8, 4, 1, 1])], i)\n"
              "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 15)])\n"
              "onnxruntime.InferenceSession(m.SerializeToString()).run(None, {'X': x.reshape(8, 4, 1, 1)})\n")
     declared = {"folded": "folded", "float32": "within 1e-5", "float16": "within 1e-2",
