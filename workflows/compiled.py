@@ -221,3 +221,78 @@ class SonnetXla(TfFunctionXla):
 
     def _moving(self, layer):
         return numpy(layer.moving_mean.value), numpy(layer.moving_variance.value)
+
+
+# --- TensorFlow 1: a graph and a session, compiled by XLA where the graph asks (jit_scope) or the
+# session does (global_jit_level); what ran is read from the step's trace
+
+
+class Tf1Xla(Compiled):
+    no_cumulative = "none: tf.compat.v1.layers keeps an exponential moving average only"
+    #: "jit_scope" (tf.xla.experimental.jit_scope around the layer) or "global_jit_level" (the session's ON_1)
+    how = "jit_scope"
+    floor = ("import tensorflow as tf\nv1 = tf.compat.v1\nwith tf.Graph().as_default():\n"
+             "    with tf.xla.experimental.jit_scope():\n        y = v1.layers.batch_normalization(v1.constant(x), training=True)\n"
+             "    with v1.Session() as s:\n        s.run(v1.global_variables_initializer())\n"
+             "        s.run([y] + v1.get_collection(v1.GraphKeys.UPDATE_OPS))\n")
+
+    def _session(self, decay: float, epsilon: float, channels: int, compiled: bool):
+        import contextlib
+
+        from adapters.keras.tf1 import tf1
+
+        tf = tf1()
+        v1 = tf.compat.v1
+        graph = tf.Graph()
+        with graph.as_default():
+            x = v1.placeholder(tf.float32, [None, channels])
+            training = v1.placeholder(tf.bool, [])
+            scope = tf.xla.experimental.jit_scope() if compiled and self.how == "jit_scope" else contextlib.nullcontext()
+            with scope:
+                output = v1.layers.batch_normalization(x, momentum=decay, epsilon=epsilon, training=training)
+            updates = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+            found = {v.name.split("/")[-1].split(":")[0]: v for v in v1.global_variables()}
+            config = v1.ConfigProto()
+            if compiled and self.how == "global_jit_level":
+                config.graph_options.optimizer_options.global_jit_level = v1.OptimizerOptions.ON_1
+            session = v1.Session(graph=graph, config=config)
+            session.run(v1.global_variables_initializer())
+        return v1, session, x, training, output, updates, (found["moving_mean"], found["moving_variance"])
+
+    def _step(self, v1, session, fetches, feed) -> str:
+        """One run of ``fetches``, traced: the XLA nodes that ran, by kind."""
+        metadata = v1.RunMetadata()
+        session.run(fetches, feed, options=v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE), run_metadata=metadata)
+        names = {stat.node_name.split(":")[0] for device in metadata.step_stats.dev_stats for stat in device.node_stats}
+        kinds = sorted({name.rsplit("/", 1)[-1] for name in names if name.rsplit("/", 1)[-1] in ("xla_compile", "xla_run")})
+        return f"XLA clusters ran ({', '.join(kinds)})" if kinds else "no XLA cluster ran"
+
+    def train(self, batches, decay, epsilon, compiled):
+        v1, session, x, training, output, updates, moving = self._session(decay, epsilon, batches[0].shape[1], compiled)
+        with session:
+            seen, ran = [], []
+            for batch in batches:
+                ran.append(self._step(v1, session, [output, *updates], {x: batch, training: True}))
+                seen.append(tuple(numpy(value) for value in session.run(moving)))
+            inference = numpy(session.run(output, {x: batches[0], training: False}))
+        how = {"jit_scope": "jit_scope", "global_jit_level": "global_jit_level=ON_1"}[self.how]
+        return CompiledRun(f"{how}: {ran[0]}" if compiled else "graph session", seen[0], seen[-1], inference)
+
+    def stored_variance(self, batch, epsilon, compiled):
+        v1, session, x, training, output, updates, moving = self._session(0.0, epsilon, batch.shape[1], compiled)
+        with session:
+            session.run([output, *updates], {x: batch, training: True})
+            return numpy(session.run(moving[1]))
+
+
+class Tf1JitScope(Tf1Xla):
+    declared = {"mode": "jit_scope: XLA clusters ran (xla_compile, xla_run)", **AS_EAGER, "cumulative": Tf1Xla.no_cumulative}
+
+
+class Tf1GlobalJitLevel(Tf1Xla):
+    """The session's ``global_jit_level = ON_1``: on CPU, XLA's auto-clustering needs a flag of its own
+    (``TF_XLA_FLAGS=--tf_xla_cpu_global_jit``), so nothing is compiled."""
+
+    how = "global_jit_level"
+    floor = ""
+    declared = {"mode": "global_jit_level=ON_1: no XLA cluster ran", **AS_EAGER, "cumulative": Tf1Xla.no_cumulative}

@@ -71,6 +71,8 @@ COMPILED: dict[str, WorkflowColumn] = _by_id(
     workflow_column("torch-keras3", "fit_jit", "workflows.compiled:KerasFitTorchCompile"),
     workflow_column("tensorflow-tf_keras", "xla", "workflows.compiled:TfKerasXla"),
     workflow_column("tensorflow-sonnet", "xla", "workflows.compiled:SonnetXla"),
+    workflow_column("tensorflow-tf1", "jit_scope", "workflows.compiled:Tf1JitScope"),
+    workflow_column("tensorflow-tf1", "global_jit_level", "workflows.compiled:Tf1GlobalJitLevel"),
 )
 
 FOLDING: dict[str, WorkflowColumn] = _by_id(
