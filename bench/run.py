@@ -44,14 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.registry import IMPLEMENTATIONS  # noqa: E402  (imports no framework)
-from converters.registry import PATHS  # noqa: E402  (imports no framework)
-from parallel.registry import RUNS  # noqa: E402  (imports no framework)
+from adapters.rows import SECTIONS  # noqa: E402
 from reports.matrix import environment  # noqa: E402
 from suites.scheduling import run_environment  # noqa: E402
+from suites.sections import columns  # noqa: E402  (imports no framework)
 
-#: PyTorch's implementations alone, as `-k torch` selected before the conversion paths and DDP runs that use
-#: PyTorch carried its marker too: what the -k torch target was set against.
-TORCH_IMPLEMENTATIONS = "torch and not test_converters and not test_data_parallel"
+#: PyTorch's implementations alone, as `-k torch` selected before the matrix's sections (conversion paths, DDP
+#: runs, the workflow columns) that use PyTorch carried its marker too: what the -k torch target was set against.
+TORCH_IMPLEMENTATIONS = "torch and not section"
 
 # A wrapper that runs one command and prints the peak RSS (KiB) of its process tree: with a
 # single child, RUSAGE_CHILDREN's ru_maxrss is that child's (or its largest descendant's) peak.
@@ -99,12 +99,13 @@ def benchmark_page(repeat: int, versions: dict, runs: dict, ratios: list, second
               for name, run in runs.items()]
     lines += ["", "| ratio | measured | target |", "| --- | --- | --- |"]
     lines += [f"| {name} | {value:.2f}x | <= {target}x {'met' if value <= target else 'MISSED'} |" for name, value, target in ratios]
-    lines += ["", "Seconds per implementation, conversion path and data-parallel run in the full suite (its cases' setup, call "
-              "and teardown, summed over the workers, last repeat):", "",
-              "| implementation, path or run | runs as | seconds |", "| --- | --- | --- |"]
+    lines += ["", "Seconds per implementation and per column of every section (conversion path, data-parallel run, freezing "
+              "mechanism, precision policy, compiler path, folding path) in the full suite (its cases' setup, call and "
+              "teardown, summed over the workers, last repeat):", "",
+              "| implementation or column | runs as, or its section | seconds |", "| --- | --- | --- |"]
+    section_of = {column_id: section.title for section in SECTIONS for column_id in columns(section)}
     for impl_id, value in seconds.items():
-        execution = (IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else "conversion path" if impl_id in PATHS
-                     else "data-parallel run" if impl_id in RUNS else "")
+        execution = IMPLEMENTATIONS[impl_id].execution if impl_id in IMPLEMENTATIONS else section_of.get(impl_id, "")
         lines.append(f"| `{impl_id}` | {execution} | {value:.2f} |")
     return "\n".join(lines) + "\n"
 

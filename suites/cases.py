@@ -24,9 +24,11 @@ def implementation_params(ids: tuple[str, ...] | None = None) -> list:
 
 
 def section_params(section) -> list:
-    """One pytest param per column of a matrix section (a conversion path, a data-parallel run), with
-    the markers of every framework it runs."""
-    return [pytest.param(column_id, id=column_id, marks=[getattr(pytest.mark, f) for f in column.frameworks])
+    """One pytest param per column of a matrix section (a conversion path, a data-parallel run, a
+    workflow column), with the markers of every framework it runs, ``section`` and the section's key
+    (``-m frozen``, ``-k "torch and not section"``)."""
+    marks = [pytest.mark.section, getattr(pytest.mark, section.key)]
+    return [pytest.param(column_id, id=column_id, marks=[*(getattr(pytest.mark, f) for f in column.frameworks), *marks])
             for column_id, column in sections.columns(section).items()]
 
 

@@ -102,9 +102,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    """One marker per family, so ``-m torch`` selects like ``-k torch``."""
+    """One marker per family, so ``-m torch`` selects like ``-k torch``; ``section`` and one per section."""
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
+    config.addinivalue_line("markers", "section: the cells of the matrix's sections beyond the layers' conventions")
+    for section in SECTIONS:
+        config.addinivalue_line("markers", f"{section.key}: the cells of the section {section.title!r}")
 
 
 @pytest.hookimpl(tryfirst=True)
