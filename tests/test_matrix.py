@@ -10,6 +10,7 @@ import pytest
 
 from reports import matrix
 from reports.plugin import COMMITTED
+from suites.divergences import KNOWN_DIVERGENCES
 from suites.sections import matrix_suites, regenerate_command
 
 from .report_run import run_pytest
@@ -59,6 +60,10 @@ def test_every_row_of_each_section_observed_for_every_installed_column(serial, s
         assert data["status"] == "run", column_id
         assert tuple(data["cells"]) == tuple(row.id for row in section.rows), column_id
         for row, cell in data["cells"].items():
+            # a cell a known divergence covers is a strict xfail: observed and declared differ by design
+            if any(divergence.impl == column_id and divergence.convention == row for divergence in KNOWN_DIVERGENCES):
+                assert cell["observed"] != cell["declared"], (column_id, row, "a known divergence no longer diverges")
+                continue
             assert cell["observed"] == cell["declared"], (column_id, row, cell)
 
 

@@ -167,7 +167,8 @@ def _onnx_model(weight, statistics, epsilon, dtype):
              helper.make_node("BatchNormalization", ["H", "scale", "B", "mean", "var"], ["Y"], epsilon=epsilon)]
     graph = helper.make_graph(nodes, "folding", [helper.make_tensor_value_info("X", elements, [None, channels, None, None])],
                               [helper.make_tensor_value_info("Y", elements, [None, channels, None, None])], initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    # IR version 8, the one opset 15 needs: onnx-simplifier 0.4.36's checker refuses onnx 1.23's default (14)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8)
 
 
 def _onnxruntime(model, batch, dtype, optimize: bool, saved: str | None = None):
@@ -222,7 +223,7 @@ class OnnxRuntimeFolding(OnnxFolding):
              "n = [helper.make_node('Conv', ['X', 'W'], ['H']), helper.make_node('BatchNormalization', ['H', 's', 'b', 'm', 'v'], ['Y'])]\n"
              "g = helper.make_graph(n, 'f', [helper.make_tensor_value_info('X', TensorProto.FLOAT, [8, 4, 1, 1])], "
              "[helper.make_tensor_value_info('Y', TensorProto.FLOAT, [8, 4, 1, 1])], i)\n"
-             "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 15)])\n"
+             "m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 15)], ir_version=8)\n"
              "onnxruntime.InferenceSession(m.SerializeToString()).run(None, {'X': x.reshape(8, 4, 1, 1)})\n")
     declared = {"folded": "folded", "float32": "within 1e-5", "float16": "within 1e-2",
                 "bfloat16": "not offered by the path", "worst_case": "variance 0.0001, epsilon 1e-05, float16"}
