@@ -70,6 +70,8 @@ class Adapter(abc.ABC):
     native_ndim: ClassVar[int | None] = None
     #: The key of ``native`` that holds the momentum (or decay) argument.
     momentum_argument: ClassVar[str] = "momentum"
+    #: The key of ``native_arguments`` that holds the epsilon argument, in the framework's own name.
+    epsilon_argument: ClassVar[str] = "epsilon"
     #: Cases where this implementation knowingly differs from the reference of its declaration
     #: (``adapters.divergence.Divergence``): strict xfails, as bnparity's own list (``suites/divergences.py``).
     known_divergences: ClassVar[tuple] = ()
@@ -90,6 +92,23 @@ class Adapter(abc.ABC):
             raise AdapterError(self.id, "native_arguments", f"returned no {self.momentum_argument!r} (keys: {', '.join(self.native)}): "
                                "set the adapter's momentum_argument to the key that holds its momentum (or decay) argument")
         self._build()
+
+    @classmethod
+    def with_framework_defaults(cls, spec: BatchNormSpec) -> Adapter:
+        """The adapter of a layer built as the framework builds it when given neither a momentum nor an
+        epsilon: ``native_arguments`` without those two keys, handed to ``_build`` (which passes on only
+        the keys it finds). The probes of the defaults measure this layer, so that a default is the
+        layer's behaviour, not the adapter's word."""
+        adapter = cls.__new__(cls)
+        adapter.spec = spec
+        native = adapter.native_arguments()
+        missing = [key for key in (cls.momentum_argument, cls.epsilon_argument) if key not in native]
+        if missing:
+            raise AdapterError(cls.id, "native_arguments", f"returned no {' or '.join(map(repr, missing))} (keys: {', '.join(native)}): "
+                               "set the adapter's momentum_argument and epsilon_argument to the keys of those arguments")
+        adapter.native = {k: v for k, v in native.items() if k not in (cls.momentum_argument, cls.epsilon_argument)}
+        adapter._build()
+        return adapter
 
     # -- translation ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Adapter, State
+from .base import Adapter, AdapterError, State
 from .conventions import BeyondRange, HalfPrecision, HalfStep
 from .reference import ReferenceBatchNorm, batch_moments, representable
 from .spec import BatchNormSpec, SpecError
@@ -72,18 +72,59 @@ def momentum_weight(adapter_type: type[Adapter]):
 
 
 def _default(adapter_type: type[Adapter], key: str) -> float | None:
-    """A default of the native layer, to the 6 digits the matrix shows (a float32 attribute reads back
-    as 0.0010000000474974513)."""
+    """A default of the native layer as the adapter reads it back, to the 6 digits the matrix shows (a
+    float32 attribute reads back as 0.0010000000474974513)."""
     value = adapter_type(BatchNormSpec(1)).native_defaults()[key]
     return None if value is None else float(f"{value:.6g}")
 
 
+def _measured_default(adapter_type: type[Adapter], key: str, measure):
+    """``measure(adapter)`` on the layer the framework builds without a momentum or an epsilon
+    (``Adapter.with_framework_defaults``): (value, evidence). Where the constructor requires the argument,
+    None; where the adapter passes those arguments itself at every step (the JAX adapters hand them to a
+    compiled step as values), the default as the adapter reads it back, saying so."""
+    try:
+        return measure(adapter_type.with_framework_defaults(BatchNormSpec(1)))
+    except TypeError as error:  # the framework's constructor requires the argument
+        return None, f"the constructor requires it ({first_line(error)})"
+    except (KeyError, AdapterError) as error:
+        return _default(adapter_type, key), f"read through the adapter, which cannot run its layer without the argument ({first_line(error)})"
+
+
 def default_momentum(adapter_type):
-    return _default(adapter_type, "momentum"), "read from a layer built with default arguments"
+    """Two steps (batch means 4, then 14) of the layer built without a momentum: the decay follows from
+    what moved, under the declared first-step rule, and the native default from it under the declared
+    weighting, to three significant digits (a debiased average near 1 gives its decay to about 1e-4)."""
+
+    def measure(adapter):
+        declared = adapter_type.declared
+        initial = adapter.state().mean[0]
+        adapter.train_step(TWO)
+        first = adapter.state().mean[0]
+        adapter.train_step(TWO + 10.0)
+        second = adapter.state().mean[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            decay = {"blend": (4.0 - first) / (4.0 - initial), "copy": (14.0 - second) / 10.0,
+                     "debiased": (14.0 - second) / (second - 4.0)}[declared.first_step]
+        native = decay if declared.momentum_weight == "old" else 1.0 - decay
+        return float(f"{native:.3g}"), (f"a layer built without a momentum, initial mean {initial:g}, batch means 4 then 14: "
+                                        f"moving mean {first:.6g}, then {second:.6g}: decay {decay:.6g} ({declared.first_step} first step)")
+
+    return _measured_default(adapter_type, "momentum", measure)
 
 
 def default_epsilon(adapter_type):
-    return _default(adapter_type, "epsilon"), "read from a layer built with default arguments"
+    """The layer built without an epsilon, moving mean 0 and variance 0 written, inference on [1, 2]:
+    the output is x / sqrt(epsilon)."""
+
+    def measure(adapter):
+        adapter.set_state(State(np.zeros(1), np.zeros(1), np.ones(1), np.zeros(1)))
+        output = adapter.infer(np.array([[1.0], [2.0]])).ravel()
+        epsilon = float(np.mean((np.array([1.0, 2.0]) / output) ** 2))
+        return float(f"{epsilon:.3g}"), (f"a layer built without an epsilon, moving mean 0 and variance 0: inference on [1, 2] "
+                                         f"gives {np.array2string(output, precision=6)}, (x / output)^2 = {epsilon:.6g}")
+
+    return _measured_default(adapter_type, "epsilon", measure)
 
 
 def train_normalize_variance(adapter_type):

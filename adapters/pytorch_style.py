@@ -17,6 +17,8 @@ from .spec import BatchNormSpec, SpecError
 class PyTorchArguments:
     """``native_arguments`` and its inverse in PyTorch's vocabulary, for an Adapter subclass."""
 
+    epsilon_argument = "eps"
+
     #: How a refusal names the framework.
     framework_name: ClassVar[str] = "PyTorch"
     #: The constructor argument that takes the channel count.

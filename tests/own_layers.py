@@ -68,6 +68,7 @@ class OwnLayer(Adapter):
     native_channel_axis = -1
     has_training_api = False
     momentum_argument = "keep"
+    epsilon_argument = "eps"
 
     def native_arguments(self) -> dict:
         spec = self.spec

@@ -92,6 +92,21 @@ def test_a_cumulative_average_asked_by_a_flag_of_its_own_name_is_printed_as_that
     assert measured.momentum_weight == "old"  # read through momentum_argument = "keep"
 
 
+def test_the_defaults_are_measured_from_the_layer_built_without_them_not_read_from_the_adapter():
+    """The layer stores 1 - momentum and the adapter's native_defaults returns what is stored (0.1): the
+    default is measured from the layer built without a momentum, which weighs the old value by 0.9."""
+    assert own_layers.StoredComplement(BatchNormSpec(1)).native_defaults()["momentum"] == pytest.approx(0.1)
+    measured, observations = measure(own_layers.StoredComplement)
+    assert (measured.momentum_weight, measured.default_momentum, measured.default_epsilon) == ("old", 0.9, 1e-5)
+    assert observations["default_momentum"][1].startswith("a layer built without a momentum")
+
+
+def test_an_epsilon_argument_under_another_name_undeclared_is_a_plain_error():
+    with pytest.raises(AdapterError, match=r"returned no 'epsilon' \(keys: channels, keep, eps, .*\): set the adapter's momentum_argument "
+                                           r"and epsilon_argument"):
+        type("Undeclared", (own_layers.OwnLayer,), {"epsilon_argument": "epsilon"}).with_framework_defaults(BatchNormSpec(1))
+
+
 def test_a_momentum_argument_under_another_name_undeclared_is_a_plain_error():
     with pytest.raises(AdapterError, match=r"yours-misnamed: native_arguments returned no 'momentum' \(keys: channels, keep, .*\): "
                                            r"set the adapter's momentum_argument"):

@@ -75,6 +75,7 @@ class EquinoxEmaBatchNorm(JitCompiled, Adapter):
     )
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
     native_channel_axis = 1  # (N, C, ...): vmap over N, the layer sees (C, ...)
+    epsilon_argument = "eps"
 
     def native_arguments(self) -> dict:
         spec = self.spec

@@ -64,6 +64,7 @@ class HaikuBatchNorm(JitCompiled, Adapter):
     dtypes = ("float16", "bfloat16", "float32")  # float64 needs jax_enable_x64, a process-wide switch
     native_channel_axis = -1  # data_format="channels_last"
     momentum_argument = "decay_rate"
+    epsilon_argument = "eps"
 
     def native_arguments(self) -> dict:
         spec = self.spec

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..base import Adapter, State, dtype_name
+from ..base import Adapter, AdapterError, State, dtype_name
 from ..conventions import BeyondRange, Conventions
 from ..spec import BatchNormSpec, SpecError
 from .compiled import JitCompiled, device_array, leaf_names
@@ -146,6 +146,11 @@ class JaxOwnBatchNorm(JitCompiled, Adapter):
         if conventions is not None:
             self.declared = conventions
         super().__init__(spec)
+
+    @classmethod
+    def with_framework_defaults(cls, spec: BatchNormSpec) -> Adapter:
+        """No framework builds this layer: its defaults are its declaration, which the probes read back."""
+        raise AdapterError(cls.id, "with_framework_defaults", "is bnparity's own BatchNorm: its defaults are what it declares")
 
     def native_arguments(self) -> dict:
         spec, conv = self.spec, self.declared

@@ -48,6 +48,7 @@ class SonnetBatchNorm(Adapter):
         half_precision=HalfPrecision.moving_in("input"),
     )
     momentum_argument = "decay_rate"
+    epsilon_argument = "eps"
 
     def native_arguments(self) -> dict:
         spec = self.spec

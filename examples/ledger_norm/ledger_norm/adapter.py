@@ -34,6 +34,7 @@ class LedgerNormAdapter(Adapter):
     )
     #: LedgerNorm calls its momentum "smoothing".
     momentum_argument = "smoothing"
+    epsilon_argument = "jitter"
     native_channel_axis = 1
     dtypes = ("float16", "float32", "float64")
     has_training_api = False
