@@ -107,6 +107,7 @@ class Adapter(abc.ABC):
             raise AdapterError(cls.id, "native_arguments", f"returned no {' or '.join(map(repr, missing))} (keys: {', '.join(native)}): "
                                "set the adapter's momentum_argument and epsilon_argument to the keys of those arguments")
         adapter.native = {k: v for k, v in native.items() if k not in (cls.momentum_argument, cls.epsilon_argument)}
+        adapter.framework_defaults = True  # a worker's adapter builds the same there (adapters/worker.py)
         adapter._build()
         return adapter
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Adapter, AdapterError, State
+from .base import Adapter, State
 from .conventions import BeyondRange, HalfPrecision, HalfStep
 from .reference import ReferenceBatchNorm, batch_moments, representable
 from .spec import BatchNormSpec, SpecError
@@ -85,10 +85,14 @@ def _measured_default(adapter_type: type[Adapter], key: str, measure):
     compiled step as values), the default as the adapter reads it back, saying so."""
     try:
         return measure(adapter_type.with_framework_defaults(BatchNormSpec(1)))
-    except TypeError as error:  # the framework's constructor requires the argument
-        return None, f"the constructor requires it ({first_line(error)})"
-    except (KeyError, AdapterError) as error:
-        return _default(adapter_type, key), f"read through the adapter, which cannot run its layer without the argument ({first_line(error)})"
+    except Exception as error:
+        # raised here, or in the adapter's worker process, where it travels back as "<its type>: <message>"
+        said = str(error) if type(error).__name__ == "FrameworkError" else first_line(error)
+        if said.startswith("TypeError"):  # the framework's constructor requires the argument
+            return None, f"the constructor requires it ({said})"
+        if said.startswith(("KeyError", "AdapterError")):
+            return _default(adapter_type, key), f"read through the adapter, which cannot run its layer without the argument ({said})"
+        raise
 
 
 def default_momentum(adapter_type):

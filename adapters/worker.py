@@ -281,7 +281,7 @@ class InWorker:
 
     def _build(self) -> None:
         self._worker = Worker.get(self.worker_kind)
-        self._handle = self._worker.call("build", self.adapter_target, self.id, self.spec)
+        self._handle = self._worker.call("build", self.adapter_target, self.id, self.spec, getattr(self, "framework_defaults", False))
         weakref.finalize(self, self._worker.released.append, self._handle)
 
     def _train(self, batch):
@@ -356,8 +356,10 @@ class Host:
         self.contexts: dict[int, Any] = {}
         self.next_handle = 0
 
-    def build(self, target: str, impl_id: str, spec) -> int:
-        adapter = with_id(pkgutil.resolve_name(target), impl_id)(spec)
+    def build(self, target: str, impl_id: str, spec, framework_defaults: bool = False) -> int:
+        """The adapter for ``spec``, or, with ``framework_defaults``, its layer built without a momentum or an epsilon."""
+        adapter_type = with_id(pkgutil.resolve_name(target), impl_id)
+        adapter = adapter_type.with_framework_defaults(spec) if framework_defaults else adapter_type(spec)
         handle, self.next_handle = self.next_handle, self.next_handle + 1
         self.adapters[handle] = adapter
         return handle
