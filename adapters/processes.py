@@ -156,6 +156,9 @@ WORKERS = {
                               hidden=TENSORFLOW_KERAS_UNUSED, floor=MIRRORED_FLOOR),
     # PyTorch DistributedDataParallel: the worker spawns the two ranks (parallel/torch_ddp.py)
     "torch-ddp": WorkerKind({}, ("torch",), floor=DDP_FLOOR),
+    # onnx-simplifier 0.4.36 (workflows/folding.py): its own build of ONNX segfaults the interpreter in a process
+    # that imported TensorFlow, which an xdist worker may have for another family; never imported here
+    "onnxsim": WorkerKind({}, ("onnx", "onnxruntime", "onnxsim")),
     # onnx2tf, in its own environment (ENVIRONMENTS): it pins TensorFlow 2.19, beside bnparity's 2.21
     "onnx2tf": WorkerKind({"TF_CPP_MIN_LOG_LEVEL": "3"}, ("onnx2tf",), environment="onnx2tf", floor=ONNX2TF_FLOOR),
 }

@@ -202,6 +202,22 @@ def family_scheduling() -> type:
         def _split_scope(self, nodeid: str) -> str:
             return family_of(nodeid)
 
+        def remove_node(self, node) -> str | None:
+            """LoadScopeScheduling's, except that the case a crashed worker was running is its result: it
+            is reported as the crash once and never handed to another worker, which it would crash too."""
+            workload = self.assigned_work.pop(node)
+            pending = [nodeid for unit in workload.values() for nodeid, done in unit.items() if not done]
+            if not pending:
+                return None
+            crashitem = pending[0]  # cases run in the order they were sent: the first not completed was running
+            for unit in workload.values():
+                if crashitem in unit:
+                    unit[crashitem] = True
+            self.workqueue.update({scope: unit for scope, unit in workload.items() if not all(unit.values())})
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashitem
+
         def schedule(self) -> None:
             assert self.collection_is_completed
             if self.collection is not None:  # a replaced worker: hand out what the dead one left

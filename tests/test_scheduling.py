@@ -137,3 +137,19 @@ def test_an_unchecked_version_of_a_package_whose_internals_a_trick_relies_on_is_
         require_tested({"pytest": "9.2.0"}, "suites/ending.py")
     monkeypatch.setattr(registry, "installed_version", lambda distribution: "9.2.0")
     require_tested({"pytest": "9.2.0"}, "suites/ending.py")
+
+
+def test_a_worker_that_crashes_fails_its_case_once_and_the_run_goes_on(tmp_path):
+    """pytest-xdist's loadscope hands the case a crashed worker was running to the next worker, which it
+    crashes too, until the restarts run out; the family scheduler reports it once and runs the rest."""
+    import subprocess
+    import sys
+
+    from .report_run import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/crashing_cases.py", "-n", "2", "-q", "-p", "no:cacheprovider",
+                           f"--basetemp={tmp_path / 'inner'}", f"--bnparity-out={tmp_path / 'out'}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "1 failed, 8 passed" in done.stdout, done.stdout[-3000:]
+    assert done.stdout.count("crashed while running") == 1, done.stdout[-3000:]
+

@@ -21,12 +21,13 @@ class WorkflowColumn(Column):
     mechanism: str = ""
 
 
-def workflow_column(impl_id: str, mechanism: str, target: str, also: tuple[str, ...] = ()) -> WorkflowColumn:
+def workflow_column(impl_id: str, mechanism: str, target: str, also: tuple[str, ...] = (), worker: str | None = None) -> WorkflowColumn:
     """The column ``<impl_id>-<mechanism>``: the implementation's packages and worker, and ``also`` the
-    packages the mechanism adds (an optimizer library, a precision policy's)."""
+    packages the mechanism adds (an optimizer library, a precision policy's); ``worker``, where the
+    mechanism needs a process of its own (one of WORKERS)."""
     impl = implementation(impl_id)
     return WorkflowColumn(f"{impl_id}-{mechanism}", target, (*impl.distributions, *also), (impl.framework,),
-                          worker=impl.worker, implementation=impl_id, mechanism=mechanism)
+                          worker=worker or impl.worker, implementation=impl_id, mechanism=mechanism)
 
 
 def numpy(value) -> np.ndarray:

@@ -83,5 +83,5 @@ FOLDING: dict[str, WorkflowColumn] = _by_id(
     workflow_column("tensorflow-tf_keras", "tflite", "workflows.folding:TfKerasTflite"),
     workflow_column("onnx-onnxruntime", "graph_optimizations", "workflows.folding:OnnxRuntimeFolding"),
     workflow_column("onnx-onnxruntime", "onnxoptimizer", "workflows.folding:OnnxOptimizerFolding", ("onnxoptimizer",)),
-    workflow_column("onnx-onnxruntime", "onnxsim", "workflows.folding:OnnxSimFolding", ("onnxsim",)),
+    workflow_column("onnx-onnxruntime", "onnxsim", "workflows.folding:OnnxSimFolding", ("onnxsim",), worker="onnxsim"),
 )
