@@ -1,6 +1,6 @@
 """``-k`` and ``-m`` mean what pytest means: a family's word selects what its marker selects, a
-section's case (a conversion path, a data-parallel run) carries the markers of every framework it runs
-and is found by its id, and nothing rewrites an expression."""
+section's case (a conversion path, a data-parallel run, a workflow column) carries the markers of every
+framework it runs, ``section`` and its section's key, and is found by its id; nothing rewrites an expression."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from converters.registry import PATHS
 from .test_lazy_imports import run_python
 
 EXPRESSIONS = [(), ("-k", "not torch"), ("-k", "tensorflow-keras3-to-onnx-export"), ("-k", "convert and tensorflow"),
+               ("-m", "frozen"), ("-k", "torch and not section"),
                *(("-k", family) for family in FRAMEWORKS), *(("-m", family) for family in FRAMEWORKS)]
 
 
@@ -61,3 +62,17 @@ def test_a_sections_word_and_a_family_select_the_paths_that_run_it(collected):
     paths = {nodeid.split("[", 1)[1].rsplit("-", 1)[0] for nodeid in cases}
     assert all("::test_conversion_does_what_the_path_declares[" in nodeid for nodeid in cases)
     assert paths == {path_id for path_id, path in PATHS.items() if "tensorflow" in path.frameworks}
+
+
+def test_a_sections_marker_selects_its_suite_and_not_section_leaves_the_implementations(collected):
+    from adapters.rows import FROZEN
+    from suites.sections import columns
+
+    frozen = collected[("-m", "frozen")]
+    assert {nodeid.split("::")[0] for nodeid in frozen} == {FROZEN.suite}
+    assert len(frozen) == len(columns(FROZEN)) * len(FROZEN.rows)
+    alone = collected[("-k", "torch and not section")]
+    assert alone and not any("section" in markers for markers in alone.values())
+    assert {i for i, impl in IMPLEMENTATIONS.items() if impl.framework == "torch"} <= {
+        i for i in IMPLEMENTATIONS if any(f"[{i}-" in nodeid for nodeid in alone)}
+
