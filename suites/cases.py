@@ -3,6 +3,8 @@ and the one comparison every suite uses. Tests live beside this module, never in
 
 from __future__ import annotations
 
+import functools
+import pkgutil
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,13 +48,12 @@ def check_section_cell(section, column_id: str, row: str, observations, record_s
     assert value == declared, f"{column_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
 
 
-def observed_where_it_runs(section, column_id: str, function: str) -> dict[str, tuple[str, str]]:
+@functools.cache
+def observed_where_it_runs(column_id: str, function: str) -> dict[str, tuple[str, str]]:
     """``function(column_id)`` ("module:function", row -> (observed, evidence)) run where the column
-    runs: in its worker process, or in this one."""
-    column = sections.columns(section)[column_id]
+    runs: in its worker process, or in this one; once per process, for every row's case to read."""
+    column = sections.column(column_id)
     if column.worker is None:
-        import pkgutil
-
         return pkgutil.resolve_name(function)(column_id)
     from adapters.worker import Worker
 

@@ -4,8 +4,6 @@ where its implementation runs (``suites/compiled_checks.py`` says what is measur
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from adapters.rows import COMPILED
@@ -14,12 +12,7 @@ from .cases import check_section_cell, observed_where_it_runs, section_params
 from .compiled_checks import ROW_IDS
 
 
-@functools.cache
-def observed(column_id: str) -> dict[str, tuple[str, str]]:
-    return observed_where_it_runs(COMPILED, column_id, "suites.compiled_checks:observe")
-
-
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("column_id", section_params(COMPILED))
 def test_compiled_path_does_what_it_declares(column_id, row, record_section_cell):
-    check_section_cell(COMPILED, column_id, row, lambda: observed(column_id), record_section_cell)
+    check_section_cell(COMPILED, column_id, row, lambda: observed_where_it_runs(column_id, "suites.compiled_checks:observe"), record_section_cell)

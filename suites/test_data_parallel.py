@@ -5,25 +5,15 @@ CPU devices); a worker that dies or hangs fails the run's cases with its error (
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from adapters.rows import DATA_PARALLEL
-from parallel.registry import RUNS
 
-from .cases import check_section_cell, section_params
+from .cases import check_section_cell, observed_where_it_runs, section_params
 from .parallel_checks import ROW_IDS
-
-
-@functools.cache
-def observed(run_id: str) -> dict[str, tuple[str, str]]:
-    from adapters.worker import Worker
-
-    return Worker.get(RUNS[run_id].worker).call("call", "suites.parallel_checks:observe", run_id)
 
 
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("run_id", section_params(DATA_PARALLEL))
 def test_data_parallel_run_does_what_it_declares(run_id, row, record_section_cell):
-    check_section_cell(DATA_PARALLEL, run_id, row, lambda: observed(run_id), record_section_cell)
+    check_section_cell(DATA_PARALLEL, run_id, row, lambda: observed_where_it_runs(run_id, "suites.parallel_checks:observe"), record_section_cell)

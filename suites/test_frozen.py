@@ -4,8 +4,6 @@ its implementation runs (``suites/frozen_checks.py`` says what is measured)."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from adapters.rows import FROZEN
@@ -14,12 +12,7 @@ from .cases import check_section_cell, observed_where_it_runs, section_params
 from .frozen_checks import ROW_IDS
 
 
-@functools.cache
-def observed(column_id: str) -> dict[str, tuple[str, str]]:
-    return observed_where_it_runs(FROZEN, column_id, "suites.frozen_checks:observe")
-
-
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("column_id", section_params(FROZEN))
 def test_frozen_layer_does_what_the_mechanism_declares(column_id, row, record_section_cell):
-    check_section_cell(FROZEN, column_id, row, lambda: observed(column_id), record_section_cell)
+    check_section_cell(FROZEN, column_id, row, lambda: observed_where_it_runs(column_id, "suites.frozen_checks:observe"), record_section_cell)

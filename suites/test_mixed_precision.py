@@ -4,8 +4,6 @@ where its implementation runs (``suites/mixed_precision_checks.py`` says what is
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from adapters.rows import MIXED_PRECISION
@@ -14,12 +12,7 @@ from .cases import check_section_cell, observed_where_it_runs, section_params
 from .mixed_precision_checks import ROW_IDS
 
 
-@functools.cache
-def observed(column_id: str) -> dict[str, tuple[str, str]]:
-    return observed_where_it_runs(MIXED_PRECISION, column_id, "suites.mixed_precision_checks:observe")
-
-
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("column_id", section_params(MIXED_PRECISION))
 def test_policy_does_what_it_declares(column_id, row, record_section_cell):
-    check_section_cell(MIXED_PRECISION, column_id, row, lambda: observed(column_id), record_section_cell)
+    check_section_cell(MIXED_PRECISION, column_id, row, lambda: observed_where_it_runs(column_id, "suites.mixed_precision_checks:observe"), record_section_cell)
