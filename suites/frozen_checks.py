@@ -13,7 +13,7 @@ import numpy as np
 
 from adapters.probes import first_line
 from adapters.rows import FROZEN
-from workflows.base import FineTuningStep
+from workflows.base import BATCH_STATISTICS, MOVING_STATISTICS, FineTuningStep, after_switch
 from workflows.registry import FROZEN as COLUMNS
 
 ROW_IDS = FROZEN.row_ids
@@ -28,7 +28,7 @@ TOLERANCE = 1e-4
 def normalizes_with(step: FineTuningStep) -> str:
     """Which statistics the step's output was normalized with, given the tensors it was computed with."""
     x, before = BATCH.astype(np.float64), step.before
-    candidates = {"the batch's statistics": (x.mean(0), x.var(0)), "the moving statistics": (before.mean, before.variance)}
+    candidates = {BATCH_STATISTICS: (x.mean(0), x.var(0)), MOVING_STATISTICS: (before.mean, before.variance)}
     for name, (mean, variance) in candidates.items():
         expected = (x - mean) / np.sqrt(variance + EPSILON) * before.gamma + before.beta
         if np.allclose(step.output, expected, rtol=TOLERANCE, atol=TOLERANCE):
@@ -76,6 +76,6 @@ def observe(column_id: str) -> dict[str, tuple[str, str]]:
             return found
         second = described(steps[1])
         effect = "changes nothing" if second == first else "unfreezes it"
-        found["parent_switch"] = (f"{effect}: {second[0]}, moving statistics {second[1]}, gamma and beta {second[2]}",
+        found["parent_switch"] = (after_switch(effect, *second),
                                   f"after {frozen.parent_switch}: {evidence(steps[1])}")
     return found

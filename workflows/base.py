@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adapters import base
 from adapters.registry import Column, implementation
 
 
@@ -54,6 +55,21 @@ class Statistics:
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name).tolist() for name in ("mean", "variance", "gamma", "beta")}
+
+
+#: What normalizes a training batch, in the frozen section's words.
+MOVING_STATISTICS, BATCH_STATISTICS = "the moving statistics", "the batch's statistics"
+
+
+def after_switch(effect: str, normalizes: str, statistics: str, parameters: str) -> str:
+    """The ``parent_switch`` cell: what the switch did ("unfreezes it", "changes nothing") and what the
+    next step then did."""
+    return f"{effect}: {normalizes}, moving statistics {statistics}, gamma and beta {parameters}"
+
+
+def fine_tuning(normalizes: str, statistics: str, parameters: str, parent_switch: str) -> dict[str, str]:
+    """A frozen column's declaration, row by row."""
+    return {"normalizes_with": normalizes, "moving_statistics": statistics, "gamma_beta": parameters, "parent_switch": parent_switch}
 
 
 @dataclass
@@ -119,12 +135,8 @@ class MixedPrecision(abc.ABC):
 
 
 def dtype_name(value) -> str:
-    """A framework's dtype as NumPy names it: "float32", "float16", "bfloat16"."""
-    name = str(getattr(value, "dtype", value))
-    for known in ("bfloat16", "float16", "float32", "float64"):
-        if known in name:
-            return known
-    return name
+    """The dtype of a framework's tensor (or a dtype), as NumPy names it: ``adapters.base.dtype_name``'s."""
+    return base.dtype_name(getattr(value, "dtype", value))
 
 
 @dataclass

@@ -88,12 +88,21 @@ class TorchFuseModules(TorchFusion):
 # quantization); bfloat16 is not one of its options
 
 
+def _tflite_conversion(package: str) -> str:
+    """One conversion of a Dense -> BatchNorm model of ``package`` by TFLite's converter, and its interpreter."""
+    return (f"import tensorflow as tf, {package} as k\nm = k.Sequential([k.Input((4,)), k.layers.Dense(4), k.layers.BatchNormalization()])\n"
+            "tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(m).convert()).allocate_tensors()\n")
+
+
 class TfliteConverter(Folding):
     dtypes = ("float32", "float16")
     #: "keras" (Keras 3 on TensorFlow) or "tf_keras"
     package = "keras"
-    floor = ("import tensorflow as tf, keras\nm = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.BatchNormalization()])\n"
-             "tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(m).convert()).allocate_tensors()\n")
+    floor = _tflite_conversion(package)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.floor = _tflite_conversion(cls.package)
 
     def fold(self, weight, statistics, epsilon, batch, dtype):
         import importlib
@@ -136,9 +145,6 @@ class KerasTflite(TfliteConverter):
 
 class TfKerasTflite(TfliteConverter):
     package = "tf_keras"
-    floor = ("import tensorflow as tf, tf_keras\nm = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(4), "
-             "tf_keras.layers.BatchNormalization()])\n"
-             "tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(m).convert()).allocate_tensors()\n")
     declared = {"folded": "folded", "float32": "within 1e-5", "float16": "within 1e-2",
                 "bfloat16": "not offered by the path", "worst_case": "variance 0.0001, epsilon 1e-05, float16"}
 

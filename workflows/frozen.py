@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .base import FineTuningStep, Frozen, Statistics
+from .base import BATCH_STATISTICS, MOVING_STATISTICS, FineTuningStep, Frozen, Statistics, after_switch, fine_tuning
 
 # --- PyTorch: eval() chooses the statistics, requires_grad_ the parameters; Module.train() on a
 # parent sets every child back to training
@@ -61,24 +61,21 @@ class TorchEval(TorchFrozen):
     """``bn.eval()``: the moving statistics, while gamma and beta still learn."""
 
     evaluate = True
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
 
 class TorchRequiresGradFalse(TorchFrozen):
     """``bn.requires_grad_(False)``: gamma and beta stay, while the layer still trains its statistics."""
 
     no_gradient = True
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "updated", "gamma_beta": "unchanged",
-                "parent_switch": "changes nothing: the batch's statistics, moving statistics updated, gamma and beta unchanged"}
+    declared = fine_tuning(BATCH_STATISTICS, "updated", "unchanged", after_switch("changes nothing", BATCH_STATISTICS, "updated", "unchanged"))
 
 
 class TorchEvalRequiresGradFalse(TorchFrozen):
     """Both: a fully frozen layer, until the parent's train() switches its statistics back."""
 
     evaluate = no_gradient = True
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "unchanged",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta unchanged"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "unchanged", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "unchanged"))
 
 
 # --- Keras (3 on each backend, and tf_keras): trainable = False puts a BatchNorm in inference mode;
@@ -96,7 +93,11 @@ def _keras_fit(package: str) -> str:
 class KerasFrozen(Frozen):
     #: "keras" (Keras 3, on the backend its worker chose) or "tf_keras"
     package = "keras"
-    floor = _keras_fit("keras")
+    floor = _keras_fit(package)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.floor = _keras_fit(cls.package)
     #: the guide's pattern: the layer inside a base model called with training=False
     base_training_false = False
 
@@ -142,16 +143,14 @@ class KerasFrozen(Frozen):
         return [first, step()]
 
 
-#: What Keras documents for a frozen layer: inference mode, and nothing to train.
-INFERENCE_MODE = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "unchanged"}
 
 
 class KerasTrainableFalse(KerasFrozen):
     """``layer.trainable = False``; the parent's switch: ``model.trainable = True``, which the
     trainable setter documents as setting "the layer and its sublayers"."""
 
-    declared = {**INFERENCE_MODE,
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    # what Keras documents for a frozen layer: inference mode, and nothing to train
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "unchanged", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
 
 class KerasBaseTrainingFalse(KerasFrozen):
@@ -159,18 +158,16 @@ class KerasBaseTrainingFalse(KerasFrozen):
     BatchNorm documented to stay in inference mode while gamma and beta train."""
 
     base_training_false = True
-    declared = {**INFERENCE_MODE,
-                "parent_switch": "unfreezes it: the moving statistics, moving statistics unchanged, gamma and beta trained"}
+    # what Keras documents for a frozen layer: inference mode, and nothing to train
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "unchanged", after_switch("unfreezes it", MOVING_STATISTICS, "unchanged", "trained"))
 
 
 class TfKerasTrainableFalse(KerasTrainableFalse):
     package = "tf_keras"
-    floor = _keras_fit("tf_keras")
 
 
 class TfKerasBaseTrainingFalse(KerasBaseTrainingFalse):
     package = "tf_keras"
-    floor = _keras_fit("tf_keras")
 
 
 # --- TensorFlow 1: trainable=False only keeps gamma and beta out of the trainable variables;
@@ -214,16 +211,14 @@ class Tf1TrainableFalse(Tf1Frozen):
     ops in UPDATE_OPS, so the moving statistics never move."""
 
     arguments = {"training": True, "trainable": False}
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "unchanged", "gamma_beta": "unchanged",
-                "parent_switch": Tf1Frozen.no_parent_switch}
+    declared = fine_tuning(BATCH_STATISTICS, "unchanged", "unchanged", Tf1Frozen.no_parent_switch)
 
 
 class Tf1TrainingFalse(Tf1Frozen):
     """``batch_normalization(x, training=False)``: the moving statistics; gamma and beta train."""
 
     arguments = {"training": False}
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": Tf1Frozen.no_parent_switch}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", Tf1Frozen.no_parent_switch)
 
 
 # --- Sonnet 2: is_training is an argument of each call; test_local_stats normalizes an inference
@@ -258,16 +253,14 @@ class SonnetFrozen(Frozen):
 
 
 class SonnetIsTrainingFalse(SonnetFrozen):
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": SonnetFrozen.no_parent_switch}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", SonnetFrozen.no_parent_switch)
 
 
 class SonnetTestLocalStats(SonnetFrozen):
     """``is_training=False, test_local_stats=True``: the batch's statistics, and nothing stored."""
 
     test_local_stats = True
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": SonnetFrozen.no_parent_switch}
+    declared = fine_tuning(BATCH_STATISTICS, "unchanged", "trained", SonnetFrozen.no_parent_switch)
 # --- JAX: the statistics are chosen by an argument (Flax linen's use_running_average, Haiku's
 # is_training, Equinox's inference) or by a module's mode (Flax NNX's eval()); gamma and beta are
 # whatever the optimizer is handed, here every parameter, as optax.sgd over the model does
@@ -289,9 +282,9 @@ class FlaxLinenUseRunningAverage(Frozen):
     floor = ("import jax, optax, flax.linen as nn\nlayer = nn.BatchNorm(use_running_average=True)\nv = layer.init(jax.random.key(0), x)\n"
              "g = jax.grad(lambda p: layer.apply({'params': p, 'batch_stats': v['batch_stats']}, x).mean())(v['params'])\n"
              "optax.apply_updates(v['params'], optax.sgd(0.5).update(g, optax.sgd(0.5).init(v['params']))[0])\n")
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": 'refuses (ValueError: Parameter "use_running_average" was passed to the constructor and at call time. '
-                                 'Should be passed just once.)'}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained",
+                           'refuses (ValueError: Parameter "use_running_average" was passed to the constructor and at call time. '
+                           'Should be passed just once.)')
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
         import flax.linen as nn
@@ -326,8 +319,7 @@ class FlaxNnxEval(Frozen):
     parent_switch = "model.train() at the next epoch"
     floor = ("import optax\nfrom flax import nnx\nm = nnx.BatchNorm(4, rngs=nnx.Rngs(0))\nm.eval()\n"
              "o = nnx.Optimizer(m, optax.sgd(0.5), wrt=nnx.Param)\no.update(m, nnx.grad(lambda m: m(x).mean())(m))\n")
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
         import jax.numpy as jnp
@@ -387,16 +379,14 @@ class HaikuFrozen(Frozen):
 
 
 class HaikuIsTrainingFalse(HaikuFrozen):
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": HaikuFrozen.no_parent_switch}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", HaikuFrozen.no_parent_switch)
 
 
 class HaikuTestLocalStats(HaikuFrozen):
     """``is_training=False, test_local_stats=True``: the batch's statistics, and nothing stored."""
 
     test_local_stats = True
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": HaikuFrozen.no_parent_switch}
+    declared = fine_tuning(BATCH_STATISTICS, "unchanged", "trained", HaikuFrozen.no_parent_switch)
 
 
 class EquinoxInference(Frozen):
@@ -405,8 +395,7 @@ class EquinoxInference(Frozen):
     parent_switch = "eqx.nn.inference_mode(model, False) for training"
     floor = ("import jax, equinox as eqx\nm, s = eqx.nn.make_with_state(eqx.nn.BatchNorm)(4, 'batch', inference=True, mode='ema')\n"
              "eqx.filter_grad(lambda m: jax.vmap(m, axis_name='batch', in_axes=(0, None), out_axes=(0, None))(x, s)[0].mean())(m)\n")
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
     def fine_tune(self, batch, target, learning_rate, decay, epsilon):
         import equinox as eqx
@@ -473,14 +462,12 @@ class PaddleFrozen(Frozen):
 
 class PaddleUseGlobalStats(PaddleFrozen):
     arguments = {"use_global_stats": True}
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "changes nothing: the moving statistics, moving statistics unchanged, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("changes nothing", MOVING_STATISTICS, "unchanged", "trained"))
 
 
 class PaddleEval(PaddleFrozen):
     evaluate = True
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
 
 # --- MLX: freeze() takes parameters away from the optimizer; eval() chooses the statistics
@@ -537,18 +524,16 @@ class MlxFreeze(MlxFrozen):
     """``layer.freeze()``: gamma and beta out of the optimizer's reach; the statistics still train."""
 
     freeze = True
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "updated", "gamma_beta": "unchanged",
-                "parent_switch": "changes nothing: the batch's statistics, moving statistics updated, gamma and beta unchanged"}
+    declared = fine_tuning(BATCH_STATISTICS, "updated", "unchanged", after_switch("changes nothing", BATCH_STATISTICS, "updated", "unchanged"))
 
 
 class MlxEval(MlxFrozen):
     evaluate = True
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": "unfreezes it: the batch's statistics, moving statistics updated, gamma and beta trained"}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", after_switch("unfreezes it", BATCH_STATISTICS, "updated", "trained"))
 
 
 # --- tinygrad: one process-wide switch, the TRAINING context variable, chooses the statistics of every
-# layer; requires_grad = False takes a tensor away from the optimizer
+# layer; a tensor stays out of the optimizer's step only by staying out of its list
 
 
 class TinygradFrozen(Frozen):
@@ -587,8 +572,7 @@ class TinygradTrainingOff(TinygradFrozen):
     """The forward call under ``Context(TRAINING=0)``, the step under ``TRAINING=1``."""
 
     training_forward = 0
-    declared = {"normalizes_with": "the moving statistics", "moving_statistics": "unchanged", "gamma_beta": "trained",
-                "parent_switch": TinygradFrozen.no_parent_switch}
+    declared = fine_tuning(MOVING_STATISTICS, "unchanged", "trained", TinygradFrozen.no_parent_switch)
 
 
 class TinygradRequiresGradFalse(TinygradFrozen):
@@ -596,5 +580,4 @@ class TinygradRequiresGradFalse(TinygradFrozen):
     takes the attribute and nothing reads it, so they still train (leave them out of the optimizer's list)."""
 
     no_gradient = True
-    declared = {"normalizes_with": "the batch's statistics", "moving_statistics": "updated", "gamma_beta": "trained",
-                "parent_switch": TinygradFrozen.no_parent_switch}
+    declared = fine_tuning(BATCH_STATISTICS, "updated", "trained", TinygradFrozen.no_parent_switch)

@@ -85,7 +85,11 @@ def _keras_policy_step(package: str) -> str:
 class KerasPolicy(MixedPrecision):
     package = "keras"
     policy = "mixed_float16"
-    floor = _keras_policy_step("keras")
+    floor = _keras_policy_step(package)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.floor = _keras_policy_step(cls.package)
 
     @property
     def half(self) -> str:
@@ -121,12 +125,10 @@ class KerasMixedBfloat16(KerasPolicy):
 
 class TfKerasMixedFloat16(KerasMixedFloat16):
     package = "tf_keras"
-    floor = _keras_policy_step("tf_keras")
 
 
 class TfKerasMixedBfloat16(KerasMixedBfloat16):
     package = "tf_keras"
-    floor = _keras_policy_step("tf_keras")
 
 
 # --- JAX: Flax and Equinox take a dtype per layer; Haiku takes jmp policies per module class
