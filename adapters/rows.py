@@ -266,11 +266,12 @@ COMPILED = Section(
 )
 FOLDING = Section(
     "folding", "Folding for inference",
-    "A bias-free dense layer (or 1x1 convolution) of four channels, then a BatchNorm in inference with moving means "
-    "0.5, -1, 2, 3, gamma 1.5, 0.5, -1, 2, beta 0.1, -0.2, 0.3, 0, and every moving variance one of 1e-8, 1e-4, 1, "
-    "1e3, 1e5, epsilon 1e-5 or 1e-1; folded by each deployment path and run beside the unfolded model on the same "
-    "batch, in each dtype the path offers. The error is the largest difference relative to the largest output of the "
-    "unfolded model, over the 10 pairs (`suites/test_folding.py`).",
+    "A bias-free dense layer (or 1x1 convolution), then a BatchNorm in inference, in five blocks of four channels (the "
+    "layer's weight block-diagonal, so each block computes what a model of four channels would) with moving means "
+    "0.5, -1, 2, 3, gamma 1.5, 0.5, -1, 2, beta 0.1, -0.2, 0.3, 0, and each block's moving variance one of 1e-8, 1e-4, "
+    "1, 1e3, 1e5; one model for epsilon 1e-5, one for 1e-1, folded by each deployment path and run beside the unfolded "
+    "model on the same batch, in each dtype the path offers. The error is the largest difference relative to the "
+    "largest output of the block in the unfolded model, over the 10 (variance, epsilon) pairs (`suites/test_folding.py`).",
     "path", (
         Row("folded", "Is the BatchNorm folded into the layer before it",
             "A folded model has no moving statistics left to read or train: fold the deployed copy, keep the trained one."),
