@@ -91,10 +91,9 @@ def read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     """``size`` bytes from ``fd``; EOFError at end of stream, TimeoutError past ``deadline``."""
     chunks, left = [], size
     while left:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
+        # past the deadline only an answer already there is read: one asked for early may be read late
+        if deadline is not None and not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimeoutError
         chunk = os.read(fd, left)
         if not chunk:
             raise EOFError

@@ -3,6 +3,7 @@ and the one comparison every suite uses. Tests live beside this module, never in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import pkgutil
 from dataclasses import dataclass
@@ -34,30 +35,54 @@ def section_params(section) -> list:
             for column_id, column in sections.columns(section).items()]
 
 
-def check_section_cell(section, column_id: str, row: str, observations, record_section_cell) -> None:
+def check_section_cell(section, column_id: str, row: str, record_section_cell) -> None:
     """One cell of a matrix section: skip, naming the extra, where the column's packages are missing;
-    else record what ``observations()`` (row -> (observed, evidence)) says for ``row`` and require the
-    column's declaration of it."""
+    else record what the column's observations (``observed_where_it_runs``) say for ``row`` and require
+    the column's declaration of it."""
     column = sections.columns(section)[column_id]
     missing = column.missing()
     if missing:
         pytest.skip(f"{column_id} needs {', '.join(missing)}, not installed ({column.how_to_install(sections.extra(section))})")
-    value, evidence = observations()[row]
+    value, evidence = observed_where_it_runs(column_id)[row]
     declared = column.load().declared.get(row, "undeclared")
     record_section_cell(section, column_id, row, value, declared, evidence)
     assert value == declared, f"{column_id} {row}: observed {value!r}, declared {declared!r} ({evidence})"
 
 
-@functools.cache
-def observed_where_it_runs(column_id: str, function: str) -> dict[str, tuple[str, str]]:
-    """``function(column_id)`` ("module:function", row -> (observed, evidence)) run where the column
-    runs: in its worker process, or in this one; once per process, for every row's case to read."""
-    column = sections.column(column_id)
-    if column.worker is None:
-        return pkgutil.resolve_name(function)(column_id)
+#: column id -> its observations asked of its worker process (a ``worker.Pending``), maybe not answered yet
+_REQUESTED: dict = {}
+
+
+def _request(column_id: str):
     from adapters.worker import Worker
 
-    return Worker.get(column.worker).call("call", function, column_id)
+    if column_id not in _REQUESTED:
+        column = sections.column(column_id)
+        _REQUESTED[column_id] = Worker.get(column.worker).submit("call", sections.observer(column_id), column_id)
+    return _REQUESTED[column_id]
+
+
+def request_observations(column_ids) -> None:
+    """Ask the worker process of each column that runs in one for its observations now, without
+    waiting, so that they are made while this process runs other cases. A worker that cannot start
+    is left to the column's first case, which reports it."""
+    from adapters.worker import WorkerError
+
+    for column_id in column_ids:
+        column = sections.column(column_id)
+        if column.worker is not None and not column.missing():
+            with contextlib.suppress(WorkerError):
+                _request(column_id)
+
+
+@functools.cache
+def observed_where_it_runs(column_id: str) -> dict[str, tuple[str, str]]:
+    """Every row of the column (row -> (observed, evidence), by ``sections.observer``), observed where
+    the column runs: in its worker process, asked once per run (``request_observations``), or in this
+    one, once per process; a worker that died or hung raises its WorkerError here, in every case of it."""
+    if sections.column(column_id).worker is None:
+        return pkgutil.resolve_name(sections.observer(column_id))(column_id)
+    return _request(column_id).result()
 
 
 def adapter_class(impl_id: str) -> type[Adapter]:

@@ -10,9 +10,11 @@ import pytest
 
 from adapters.registry import IMPLEMENTATIONS, implementation_in
 
-from .cases import compare
+from . import sections
+from .cases import compare, request_observations
 from .divergences import KNOWN_DIVERGENCES
 from .records import CELL, COMPARISON, SEED
+from .scheduling import family_of
 
 
 @pytest.fixture
@@ -132,45 +134,36 @@ class StaleDivergenceWarning(UserWarning):
     """A known-divergence entry that matches no collected test: delete or correct it."""
 
 
-#: The families whose worker processes this process has started.
+#: The scopes (``scheduling.family_of``) whose workers and observations this process has started.
 PRESTARTED = pytest.StashKey[set]()
 
 
 def pytest_runtest_setup(item):
-    """When the first case of a family runs in this process, start the worker processes its
-    selected implementations run in (``adapters/worker.py``), without waiting for them: a
-    worker's framework import then overlaps the cases that run before its first one, instead of
-    adding to them. Families run whole on one process (``suites/scheduling.py``), so this starts
-    the workers this process will use, and no other."""
-    impl_id = implementation_in(item.nodeid)
+    """When the first case of a scope (a family, or the cases that name no implementation) runs in
+    this process, start what its cases will wait on, without waiting for it: the worker processes its
+    selected implementations run in (``adapters/worker.py``), and the observations of its selected
+    section columns that run in worker processes (conversions, data-parallel runs, workflow columns
+    of worker-run implementations). Imports and measurements then overlap the scope's other cases
+    instead of adding to them. A scope runs whole on one process (``suites/scheduling.py``), so this
+    starts what this process will use, and no other."""
+    scope = family_of(item.nodeid)
     started = item.session.stash.setdefault(PRESTARTED, set())
-    if not started and not hasattr(item.config, "workerinput"):
-        start_conversions(item.session.items)
-        started.add(None)
-    if impl_id is None or IMPLEMENTATIONS[impl_id].framework in started:
+    if scope in started:
         return
-    family = IMPLEMENTATIONS[impl_id].framework
-    started.add(family)
-    selected = {implementation_in(other.nodeid) for other in item.session.items}
-    kinds = {impl.worker for impl in IMPLEMENTATIONS.values()
-             if impl.id in selected and impl.framework == family and impl.worker and not impl.missing()}
+    started.add(scope)
+    in_scope = [other for other in item.session.items if family_of(other.nodeid) == scope]
+    selected = {implementation_in(other.nodeid) for other in in_scope}
+    kinds = {impl.worker for impl in IMPLEMENTATIONS.values() if impl.id in selected and impl.worker and not impl.missing()}
     if kinds:
         from adapters.worker import Worker
 
         for kind in sorted(kinds):
             Worker.prestart(kind)
+    request_observations(dict.fromkeys(column for other in in_scope if (column := section_column(other)) is not None))
 
 
-
-def start_conversions(items) -> None:
-    """At the first case of a run in one process, ask the converters worker for every selected
-    conversion path's observations, so they are computed while the other cases run. Under
-    pytest-xdist this is left to the process that meets the first converter case (each process
-    collects every case, and would all convert)."""
-    from converters.registry import PATHS
-
-    from .converter_checks import start
-
-    paths = {item.callspec.params["path_id"] for item in items
-             if item.originalname == "test_conversion_does_what_the_path_declares" and hasattr(item, "callspec")}
-    start(sorted(p for p in paths if not PATHS[p].missing()))
+def section_column(item) -> str | None:
+    """The column id a case of a matrix section runs (the parameter that names one), or None."""
+    if item.get_closest_marker("section") is None:
+        return None
+    return next((value for value in parameters(item).values() if isinstance(value, str) and sections.column(value)), None)

@@ -1,8 +1,8 @@
 """What a conversion path does to a trained BatchNorm, read from the artifact it writes.
 
-In the test process, ``start`` asks the ``converters`` worker process for the observations of the
-selected paths as soon as a run begins, and ``observed`` collects them when a case needs them: the
-conversions run while the test process runs the implementations' cases. In the worker,
+The observations are made in the ``converters`` worker process, asked for when the first case that
+names no implementation runs (``suites/conftest.py``), so that the conversions run while the test
+process runs other cases (``cases.observed_where_it_runs`` collects them). There,
 ``observe(path_id)`` converts the path's source model of every shape (``converters.sources``), reads each
 artifact back (``converters.base.Artifact``) and returns one observation per row of the matrix's
 converters section, with its evidence; the test process imports neither the source framework nor
@@ -24,31 +24,6 @@ from converters.sources import SHAPES, TRAINING_STEPS, source
 from .cases import compare
 
 ROW_IDS = CONVERTERS.row_ids
-
-# -- in the test process -------------------------------------------------------------------------------
-
-#: path id -> its observations (a ``worker.Pending``), asked of the converters worker, maybe not answered yet
-_REQUESTED: dict = {}
-
-
-def start(path_ids) -> None:
-    """Ask the converters worker for the observations of ``path_ids`` now, without waiting."""
-    from adapters.worker import Worker
-
-    for path_id in path_ids:
-        if path_id not in _REQUESTED:
-            _REQUESTED[path_id] = Worker.get("converters").submit("call", "suites.converter_checks:observe", path_id)
-
-
-def observed(path_id: str) -> dict[str, tuple[str, str]]:
-    """Every row of one path (row -> (observed, evidence)), measured once per run in the worker; a
-    worker that died or hung raises its WorkerError here, in every case of the path."""
-    start([path_id])
-    return _REQUESTED[path_id].result()
-
-
-# -- in the converters worker ----------------------------------------------------------------------------
-
 
 def _folded_into(operators: tuple[str, ...]) -> str:
     kept = [op for op in operators if op not in ("Identity", "Flatten", "Reshape", "Squeeze", "Unsqueeze")]

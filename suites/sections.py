@@ -10,14 +10,15 @@ from converters.registry import PATHS
 from parallel.registry import RUNS
 from workflows import registry as workflows
 
-#: section key -> (its columns by id, the extras that install them)
-_COLUMNS: dict[str, tuple[dict[str, Column], str]] = {
-    CONVERTERS.key: (PATHS, "converters"),
-    DATA_PARALLEL.key: (RUNS, "jax,tensorflow,torch"),
-    FROZEN.key: (workflows.FROZEN, "all"),
-    MIXED_PRECISION.key: (workflows.MIXED_PRECISION, "all"),
-    COMPILED.key: (workflows.COMPILED, "all"),
-    FOLDING.key: (workflows.FOLDING, "all"),
+#: section key -> (its columns by id, the extras that install them, what observes a column where it runs:
+#: "module:function", column id -> {row: (observed, evidence)})
+_COLUMNS: dict[str, tuple[dict[str, Column], str, str]] = {
+    CONVERTERS.key: (PATHS, "converters", "suites.converter_checks:observe"),
+    DATA_PARALLEL.key: (RUNS, "jax,tensorflow,torch", "suites.parallel_checks:observe"),
+    FROZEN.key: (workflows.FROZEN, "all", "suites.frozen_checks:observe"),
+    MIXED_PRECISION.key: (workflows.MIXED_PRECISION, "all", "suites.mixed_precision_checks:observe"),
+    COMPILED.key: (workflows.COMPILED, "all", "suites.compiled_checks:observe"),
+    FOLDING.key: (workflows.FOLDING, "all", "suites.folding_checks:observe"),
 }
 assert set(_COLUMNS) == {section.key for section in SECTIONS}, "every section needs its columns here"
 
@@ -48,4 +49,9 @@ def extra(section: Section) -> str:
 
 def column(column_id: str) -> Column | None:
     """The column of any section with this id, or None."""
-    return next((found[column_id] for found, _ in _COLUMNS.values() if column_id in found), None)
+    return next((found[column_id] for found, _, _ in _COLUMNS.values() if column_id in found), None)
+
+
+def observer(column_id: str) -> str:
+    """"module:function" that observes every row of the column, where the column runs."""
+    return next(observe for found, _, observe in _COLUMNS.values() if column_id in found)

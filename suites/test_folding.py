@@ -8,11 +8,11 @@ import pytest
 
 from adapters.rows import FOLDING
 
-from .cases import check_section_cell, observed_where_it_runs, section_params
+from .cases import check_section_cell, section_params
 from .folding_checks import ROW_IDS
 
 
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("column_id", section_params(FOLDING))
 def test_folding_path_does_what_it_declares(column_id, row, record_section_cell):
-    check_section_cell(FOLDING, column_id, row, lambda: observed_where_it_runs(column_id, "suites.folding_checks:observe"), record_section_cell)
+    check_section_cell(FOLDING, column_id, row, record_section_cell)

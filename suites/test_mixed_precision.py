@@ -8,11 +8,11 @@ import pytest
 
 from adapters.rows import MIXED_PRECISION
 
-from .cases import check_section_cell, observed_where_it_runs, section_params
+from .cases import check_section_cell, section_params
 from .mixed_precision_checks import ROW_IDS
 
 
 @pytest.mark.parametrize("row", ROW_IDS)
 @pytest.mark.parametrize("column_id", section_params(MIXED_PRECISION))
 def test_policy_does_what_it_declares(column_id, row, record_section_cell):
-    check_section_cell(MIXED_PRECISION, column_id, row, lambda: observed_where_it_runs(column_id, "suites.mixed_precision_checks:observe"), record_section_cell)
+    check_section_cell(MIXED_PRECISION, column_id, row, record_section_cell)

@@ -114,6 +114,15 @@ def test_a_submitted_request_that_hangs_fails_with_the_timeout_and_so_does_the_o
     assert Worker.get(KIND).call("call", "time:sleep", 0) is None
 
 
+def test_an_answer_that_came_in_time_is_read_after_the_deadline(worker):
+    """An observation asked for early (``cases.request_observations``) may be wanted long after its
+    worker answered: the answer is there, so it is read, not taken for a hung worker."""
+    asked = worker.submit("call", "os:getpid", timeout=0.5)
+    time.sleep(1.0)
+    assert asked.result() == worker.process.pid
+    assert worker.process.poll() is None, "the worker was killed for an answer it had given"
+
+
 def test_at_exit_every_worker_is_closed_and_exits_cleanly(monkeypatch):
     """``Worker.close_all`` (registered with atexit) tells every live worker to stop, then waits:
     each exits with code 0 once its stdin closes, and none is left running."""
