@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .base import TypedArray, with_id
+from .exiting import remove_generated_sources
 from .imports import hide
 from .processes import ENVIRONMENTS, ROOT, WORKERS
 
@@ -408,6 +409,7 @@ def serve() -> None:
             # Exit now, skipping the interpreter's teardown of the frameworks loaded here (a second
             # or more each, at the end of every run, which the test process would wait for).
             answers.close()
+            remove_generated_sources()
             sys.stderr.flush()
             os._exit(0)
         host.release(released)

@@ -29,6 +29,8 @@ import sys
 
 import pytest
 
+from adapters.exiting import remove_generated_sources
+
 #: Set to "1" to let every pytest process of a run end as Python ends a program (see the docstring).
 TEARDOWN_VARIABLE = "BNPARITY_TEARDOWN"
 
@@ -146,6 +148,7 @@ def exit_without_teardown(status: int | None, last_value_at_unconfigure) -> None
     worker = sys.modules.get("adapters.worker")
     if worker is not None:
         worker.Worker.close_all()
+    remove_generated_sources()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -145,3 +145,27 @@ def test_ten_runs_that_end_early_leave_no_lock_and_no_more_temporary_folders_tha
     runs = sorted(p.name for p in user.iterdir() if p.name.startswith("pytest-") and p.name != "pytest-current")
     assert len(runs) == 3 and runs[-1] == "pytest-9", runs
     assert list(user.rglob(".lock")) == []
+
+
+AUTOGRAPH_MODULE = '''
+import tensorflow as tf
+
+def test_converts_a_function():
+    def step(x):
+        return x * 2.0 if tf.reduce_sum(x) > 0 else x
+
+    tf.function(step)(tf.ones(2))
+'''
+
+
+def test_a_run_that_ends_early_leaves_none_of_tensorflows_autograph_files_behind(tmp_path, monkeypatch):
+    """AutoGraph writes each function it converts to the temporary folder and deletes it in an exit handler,
+    which a run that ends early skips (``adapters/exiting.py`` removes them first)."""
+    pytest.importorskip("tensorflow")
+    tree(tmp_path, AUTOGRAPH_MODULE)
+    temporary = tmp_path / "tmpdir"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    code, output, _ = run(tmp_path, *PYTEST)
+    assert code == 0, output
+    assert not list(temporary.glob("__autograph_generated_file*")), "AutoGraph's files were left behind"
