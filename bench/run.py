@@ -66,10 +66,13 @@ def measure(command: list[str], repeat: int) -> dict:
     walls, peaks = [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cold:
-            # tinygrad keeps the kernels it compiled in a cache file (~/.cache/tinygrad); a fresh one per run keeps runs cold
+            # the compilers' caches kept between runs, fresh per run, so that every run is cold, as on a fresh
+            # machine: tinygrad's kernels (~/.cache/tinygrad) and torch.compile's (inductor's FX graphs and
+            # C++ kernels, /tmp/torchinductor_<user>: a warm one halves Keras's fit under torch.compile)
             # the settings a run of the suites gives itself (one thread per framework, XLA's flags), given
             # to the floors too, so that both are measured alike
-            env = dict(os.environ, **run_environment(os.environ), CACHEDB=str(Path(cold) / "tinygrad-cache.db"))
+            env = dict(os.environ, **run_environment(os.environ), CACHEDB=str(Path(cold) / "tinygrad-cache.db"),
+                       TORCHINDUCTOR_CACHE_DIR=str(Path(cold) / "torchinductor"))
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=ROOT, capture_output=True, text=True, env=env)
             walls.append(time.perf_counter() - start)
