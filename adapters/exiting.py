@@ -3,7 +3,7 @@
 
 TensorFlow's AutoGraph writes the source of every function it converts to a file in the temporary
 folder (``__autograph_generated_file*.py``) and deletes it in an exit handler, which such a process
-never runs: a full run left about two hundred files behind. Each is a module in ``sys.modules``
+never runs: `pytest suites/test_compiled.py -k tensorflow` alone left 21 files behind. Each is a module in ``sys.modules``
 named as its file, so a process removes exactly the files it wrote, and no other process's.
 """
 
