@@ -28,10 +28,10 @@ def implementation_params(ids: tuple[str, ...] | None = None) -> list:
 
 def section_params(section) -> list:
     """One pytest param per column of a matrix section (a conversion path, a data-parallel run, a
-    workflow column), with the markers of every framework it runs, ``section`` and the section's key
-    (``-m frozen``, ``-k "torch and not section"``)."""
-    marks = [pytest.mark.section, getattr(pytest.mark, section.key)]
-    return [pytest.param(column_id, id=column_id, marks=[*(getattr(pytest.mark, f) for f in column.frameworks), *marks])
+    workflow column), with the markers of every framework it runs, ``section`` (which names the column:
+    ``section(column_id)``) and the section's key (``-m frozen``, ``-k "torch and not section"``)."""
+    return [pytest.param(column_id, id=column_id, marks=[*(getattr(pytest.mark, f) for f in column.frameworks),
+                                                         pytest.mark.section(column_id), getattr(pytest.mark, section.key)])
             for column_id, column in sections.columns(section).items()]
 
 

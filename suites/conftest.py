@@ -10,7 +10,6 @@ import pytest
 
 from adapters.registry import IMPLEMENTATIONS, implementation_in
 
-from . import sections
 from .cases import compare, request_observations
 from .divergences import KNOWN_DIVERGENCES
 from .records import CELL, COMPARISON, SEED
@@ -134,8 +133,9 @@ class StaleDivergenceWarning(UserWarning):
     """A known-divergence entry that matches no collected test: delete or correct it."""
 
 
-#: The scopes (``scheduling.family_of``) whose workers and observations this process has started.
-PRESTARTED = pytest.StashKey[set]()
+#: The selected cases of each scope (``scheduling.family_of``) whose workers and observations this process
+#: has not started yet: grouped at the first case, a scope's taken out when its first case runs.
+NOT_STARTED = pytest.StashKey[dict]()
 
 
 def pytest_runtest_setup(item):
@@ -146,12 +146,14 @@ def pytest_runtest_setup(item):
     of worker-run implementations). Imports and measurements then overlap the scope's other cases
     instead of adding to them. A scope runs whole on one process (``suites/scheduling.py``), so this
     starts what this process will use, and no other."""
-    scope = family_of(item.nodeid)
-    started = item.session.stash.setdefault(PRESTARTED, set())
-    if scope in started:
+    waiting = item.session.stash.get(NOT_STARTED, None)
+    if waiting is None:
+        waiting = item.session.stash[NOT_STARTED] = {}
+        for case in item.session.items:
+            waiting.setdefault(family_of(case.nodeid), []).append(case)
+    in_scope = waiting.pop(family_of(item.nodeid), None)
+    if in_scope is None:
         return
-    started.add(scope)
-    in_scope = [other for other in item.session.items if family_of(other.nodeid) == scope]
     selected = {implementation_in(other.nodeid) for other in in_scope}
     kinds = {impl.worker for impl in IMPLEMENTATIONS.values() if impl.id in selected and impl.worker and not impl.missing()}
     if kinds:
@@ -163,7 +165,6 @@ def pytest_runtest_setup(item):
 
 
 def section_column(item) -> str | None:
-    """The column id a case of a matrix section runs (the parameter that names one), or None."""
-    if item.get_closest_marker("section") is None:
-        return None
-    return next((value for value in parameters(item).values() if isinstance(value, str) and sections.column(value)), None)
+    """The column id a case of a matrix section runs (its ``section`` marker names it), or None."""
+    marker = item.get_closest_marker("section")
+    return marker.args[0] if marker is not None else None

@@ -105,7 +105,7 @@ def pytest_configure(config):
     """One marker per family, so ``-m torch`` selects like ``-k torch``; ``section`` and one per section."""
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: cases that run a {framework} implementation")
-    config.addinivalue_line("markers", "section: the cells of the matrix's sections beyond the layers' conventions")
+    config.addinivalue_line("markers", "section(column_id): the cells of the matrix's sections beyond the layers' conventions, by column")
     for section in SECTIONS:
         config.addinivalue_line("markers", f"{section.key}: the cells of the section {section.title!r}")
 

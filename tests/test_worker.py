@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -216,26 +215,13 @@ def test_a_worker_started_by_a_worker_dies_with_it(worker):
     assert nested not in children_of(worker.process.pid), "a worker outlived the worker that started it"
 
 
-def convert_with_autograph() -> list[str]:
-    """Run in a worker: have TensorFlow's AutoGraph convert a function, and return the source files it wrote."""
-    import tensorflow as tf
-
-    from adapters.exiting import AUTOGRAPH_PREFIX
-
-    def step(x):
-        return x * 2.0 if tf.reduce_sum(x) > 0 else x
-
-    tf.function(step)(tf.ones(2))
-    return [m.__file__ for name, m in sys.modules.items() if name.startswith(AUTOGRAPH_PREFIX)]
-
-
 def test_a_worker_that_ran_tensorflows_autograph_leaves_none_of_its_files_behind(register_kind, monkeypatch, tmp_path):
     """A worker ends without its exit handlers (``os._exit``), AutoGraph's deletion of its files among them."""
     pytest.importorskip("tensorflow")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     register_kind(WorkerKind())
     worker = Worker.get(KIND)
-    written = worker.call("call", "tests.test_worker:convert_with_autograph")
+    written = worker.call("call", "tests.autograph:convert_with_autograph")
     assert written and all(Path(path).parent == tmp_path and Path(path).exists() for path in written), written
     worker.close()
     assert not [path for path in written if Path(path).exists()], "the worker left AutoGraph's files behind"
